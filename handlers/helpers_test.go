@@ -1,0 +1,180 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"policykit/handlers"
+	"policykit/models"
+	"policykit/models/modelstest"
+	"policykit/static"
+	"policykit/templates"
+)
+
+// testApp is the real router on a real database, served over loopback.
+type testApp struct {
+	t     *testing.T
+	store *models.Store
+	srv   *httptest.Server
+}
+
+func newTestApp(t *testing.T) *testApp {
+	t.Helper()
+	gin.SetMode(gin.TestMode)
+	store := modelstest.Open(t)
+	app := &testApp{t: t, store: store}
+	mux := http.NewServeMux()
+	app.srv = httptest.NewServer(mux)
+	t.Cleanup(app.srv.Close)
+	h, err := handlers.New(handlers.Config{BaseURL: app.srv.URL, Version: "test"}, handlers.Deps{
+		Store: store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Templates: templates.FS, Static: static.FS, Registry: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/", h.Router())
+	return app
+}
+
+// browser is one visitor with its own cookies.
+type browser struct {
+	app    *testApp
+	client *http.Client
+	csrf   string
+}
+
+func (a *testApp) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{app: a, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+// get fetches a page, remembers its CSRF token, and returns status and document.
+func (b *browser) get(path string) (int, *goquery.Document) {
+	b.app.t.Helper()
+	resp, err := b.client.Get(b.app.srv.URL + path)
+	if err != nil {
+		b.app.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	doc, err := goquery.NewDocumentFromReader(resp.Body)
+	if err != nil {
+		b.app.t.Fatal(err)
+	}
+	if tok, ok := doc.Find(`input[name="csrf_token"]`).First().Attr("value"); ok {
+		b.csrf = tok
+	}
+	return resp.StatusCode, doc
+}
+
+// post submits a form with the remembered CSRF token (unless the form sets csrf_token).
+func (b *browser) post(path string, form url.Values) (*http.Response, *goquery.Document) {
+	b.app.t.Helper()
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, ok := form["csrf_token"]; !ok {
+		if b.csrf == "" {
+			b.get("/")
+		}
+		form.Set("csrf_token", b.csrf)
+	}
+	resp, err := b.client.PostForm(b.app.srv.URL+path, form)
+	if err != nil {
+		b.app.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	doc, _ := goquery.NewDocumentFromReader(resp.Body)
+	return resp, doc
+}
+
+// signup creates an account through the form and leaves the browser signed in.
+func (b *browser) signup(name string) {
+	b.app.t.Helper()
+	b.get("/signup")
+	email := strings.ToLower(strings.ReplaceAll(name, " ", ".")) + "@example.org"
+	resp, _ := b.post("/signup", url.Values{"name": {name}, "email": {email}, "password": {"correct horse battery"}})
+	if resp.StatusCode != http.StatusSeeOther {
+		b.app.t.Fatalf("sign up %s: status %d", name, resp.StatusCode)
+	}
+}
+
+// createCommunity creates a community through the form and returns its slug.
+func (b *browser) createCommunity(name string) string {
+	b.app.t.Helper()
+	resp, _ := b.post("/communities", url.Values{"name": {name}})
+	if resp.StatusCode != http.StatusSeeOther {
+		b.app.t.Fatalf("create community: status %d", resp.StatusCode)
+	}
+	return strings.TrimPrefix(resp.Header.Get("Location"), "/c/")
+}
+
+// api calls the JSON API with a bearer token and decodes the answer into out (if not nil).
+func (a *testApp) api(method, path, token string, body io.Reader, out any) int {
+	a.t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), method, a.srv.URL+path, body)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			a.t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// token issues an API token for the account with this email.
+func (a *testApp) token(email string) string {
+	a.t.Helper()
+	acct, err := a.store.AccountByEmail(context.Background(), email)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	_, clear, err := a.store.CreateAPIToken(context.Background(), acct.ID, "test")
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return clear
+}
+
+// count returns the number of rows in a table, to prove bad input wrote nothing.
+func (a *testApp) count(table string) int64 {
+	a.t.Helper()
+	var n int64
+	if err := a.store.DB().Table(table).Count(&n).Error; err != nil {
+		a.t.Fatal(err)
+	}
+	return n
+}
+
+type apiErr struct {
+	Error struct {
+		Code    string            `json:"code"`
+		Message string            `json:"message"`
+		Fields  map[string]string `json:"fields"`
+	} `json:"error"`
+}

@@ -1,0 +1,217 @@
+package handlers
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"policykit/models"
+)
+
+// Context keys for values the middleware resolves once per request.
+const (
+	keyAccount   = "pk.account"
+	keyCommunity = "pk.community"
+	keyMember    = "pk.member"
+	keyCSRF      = "pk.csrf"
+)
+
+const (
+	sessionCookie = "pk_session"
+	csrfCookie    = "pk_csrf"
+	csrfHeader    = "X-CSRF-Token"
+	csrfField     = "csrf_token"
+	// maxBodyBytes bounds every request body; webhooks and forms are far smaller.
+	maxBodyBytes = 1 << 20
+)
+
+// logRequests writes one structured line per request.
+func (h *Handler) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	elapsed := time.Since(start)
+	h.metrics.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
+	h.metrics.latency.WithLabelValues(c.Request.Method, route).Observe(elapsed.Seconds())
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	h.log.LogAttrs(c.Request.Context(), level, "request",
+		slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
+		slog.Int("status", status), slog.Duration("duration", elapsed))
+}
+
+// recoverPanics turns a panic in a handler into a logged 500 instead of a dropped connection.
+func (h *Handler) recoverPanics(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if err, ok := r.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(r) // the client went away; let net/http handle it
+			}
+			h.log.Error("panic", slog.Any("panic", r), slog.String("path", c.Request.URL.Path), slog.String("stack", string(debug.Stack())))
+			if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+				h.apiFail(c, fmt.Errorf("panic: %v", r))
+				return
+			}
+			c.AbortWithStatus(http.StatusInternalServerError)
+		}
+	}()
+	c.Next()
+}
+
+// limitBody caps request bodies; reading past the cap fails, which handlers report as 413.
+func limitBody(c *gin.Context) {
+	if c.Request.ContentLength > maxBodyBytes {
+		if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"error": apiError{Code: "too_large", Message: errTooLarge.Error()}})
+		} else {
+			c.AbortWithStatus(http.StatusRequestEntityTooLarge)
+		}
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
+	c.Next()
+}
+
+// loadSession resolves the session cookie to an account, if any.
+func (h *Handler) loadSession(c *gin.Context) {
+	if token, err := c.Cookie(sessionCookie); err == nil && token != "" {
+		if acct, err := h.store.AccountBySession(c.Request.Context(), token); err == nil {
+			c.Set(keyAccount, acct)
+		}
+	}
+	c.Next()
+}
+
+// csrf protects every state-changing browser request with a double-submit token: a random
+// value in an HttpOnly cookie that each form (field csrf_token) or htmx request (header
+// X-CSRF-Token, set on <body hx-headers>) must repeat. A cross-site page can make the
+// browser send the cookie but cannot read it to repeat it.
+func (h *Handler) csrf(c *gin.Context) {
+	token, err := c.Cookie(csrfCookie)
+	if err != nil || len(token) < 20 {
+		token = models.RandomCode(20)
+		h.setCookie(c, csrfCookie, token, 0)
+	}
+	c.Set(keyCSRF, token)
+	switch c.Request.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		c.Next()
+		return
+	}
+	sent := c.GetHeader(csrfHeader)
+	if sent == "" {
+		sent = c.PostForm(csrfField)
+	}
+	if subtle.ConstantTimeCompare([]byte(sent), []byte(token)) != 1 {
+		h.render(c, http.StatusForbidden, "error", gin.H{"Status": http.StatusForbidden,
+			"Message": "This form has expired or did not come from this site. Reload the page and try again."})
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+// setCookie writes an HttpOnly, SameSite=Lax cookie, Secure when served over TLS.
+func (h *Handler) setCookie(c *gin.Context, name, value string, maxAge int) {
+	secure := h.cfg.SecureCookies || c.Request.TLS != nil
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// requireAccount sends visitors who are not signed in to the sign-in page.
+func (h *Handler) requireAccount(c *gin.Context) {
+	if currentAccount(c) == nil {
+		c.Redirect(http.StatusSeeOther, "/signin?next="+url.QueryEscape(safeNext(c.Request.URL.RequestURI())))
+		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+// requireMember loads the community named in the URL and the caller's membership. A
+// community the caller does not belong to answers 404, exactly like one that does not exist.
+func (h *Handler) requireMember(fail func(*gin.Context, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		acct := currentAccount(c)
+		if acct == nil {
+			fail(c, fmt.Errorf("sign in first: %w", models.ErrUnauthorized))
+			return
+		}
+		ctx := c.Request.Context()
+		comm, err := h.store.CommunityBySlug(ctx, c.Param("slug"))
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		m, err := h.store.MemberByAccount(ctx, comm.ID, acct.ID)
+		if err != nil {
+			fail(c, fmt.Errorf("community: %w", models.ErrNotFound))
+			return
+		}
+		c.Set(keyCommunity, comm)
+		c.Set(keyMember, m)
+		c.Next()
+	}
+}
+
+// bearerAuth authenticates API requests by personal token.
+func (h *Handler) bearerAuth(c *gin.Context) {
+	header := c.GetHeader("Authorization")
+	token, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok || token == "" {
+		h.apiFail(c, fmt.Errorf("send a personal token as Authorization: Bearer <token>: %w", models.ErrUnauthorized))
+		return
+	}
+	acct, err := h.store.AccountByAPIToken(c.Request.Context(), strings.TrimSpace(token))
+	if err != nil {
+		h.apiFail(c, err)
+		return
+	}
+	c.Set(keyAccount, acct)
+	c.Next()
+}
+
+func currentAccount(c *gin.Context) *models.Account {
+	v, _ := c.Get(keyAccount)
+	a, _ := v.(*models.Account)
+	return a
+}
+
+func currentCommunity(c *gin.Context) *models.Community {
+	v, _ := c.Get(keyCommunity)
+	x, _ := v.(*models.Community)
+	return x
+}
+
+func currentMember(c *gin.Context) *models.Member {
+	v, _ := c.Get(keyMember)
+	x, _ := v.(*models.Member)
+	return x
+}
+
+func csrfToken(c *gin.Context) string { return c.GetString(keyCSRF) }
+
+// safeNext keeps post-sign-in redirects on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}

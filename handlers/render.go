@@ -1,0 +1,168 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/microcosm-cc/bluemonday"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
+
+)
+
+// renderer holds one parsed template set per page: the layout and every partial, cloned and
+// joined with the page's own file, so each page may define "content" without clashing.
+type renderer struct {
+	pages    map[string]*template.Template
+	partials *template.Template
+}
+
+// markdown renders community documents: goldmark to HTML, then bluemonday's UGC policy so a
+// document cannot carry scripts or event handlers.
+type markdown struct {
+	md       goldmark.Markdown
+	sanitize *bluemonday.Policy
+}
+
+func newMarkdown() *markdown {
+	return &markdown{md: goldmark.New(goldmark.WithExtensions(extension.GFM)), sanitize: bluemonday.UGCPolicy()}
+}
+
+func (m *markdown) html(src string) template.HTML {
+	var buf bytes.Buffer
+	if err := m.md.Convert([]byte(src), &buf); err != nil {
+		return template.HTML(template.HTMLEscapeString(src))
+	}
+	return template.HTML(m.sanitize.SanitizeBytes(buf.Bytes())) //nolint:gosec // sanitised above
+}
+
+func newRenderer(files fs.FS, md *markdown) (*renderer, error) {
+	funcs := template.FuncMap{
+		"markdown": md.html,
+		"ago":      ago,
+		"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"json": func(v any) string {
+			b, _ := json.MarshalIndent(v, "", "  ")
+			return string(b)
+		},
+		"join": strings.Join,
+		"dict": func(kv ...any) map[string]any {
+			m := make(map[string]any, len(kv)/2)
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[fmt.Sprint(kv[i])] = kv[i+1]
+			}
+			return m
+		},
+		"fieldError": func(errs any, field string) string {
+			m, _ := errs.(map[string]string)
+			return m[field]
+		},
+		"derefInt":   func(p *int64) int64 { return *p },
+	}
+	base, err := template.New("").Funcs(funcs).ParseFS(files, "layouts/*.html", "partials/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layouts and partials: %w", err)
+	}
+	pageFiles, err := fs.Glob(files, "pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	r := &renderer{pages: make(map[string]*template.Template, len(pageFiles)), partials: base}
+	for _, f := range pageFiles {
+		t, err := template.Must(base.Clone()).ParseFS(files, f)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", f, err)
+		}
+		r.pages[strings.TrimSuffix(path.Base(f), ".html")] = t
+	}
+	return r, nil
+}
+
+// ago prints a duration since t in words a reader skims ("5 minutes ago").
+func ago(t time.Time) string {
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d.Minutes()), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d.Hours()), "hour") + " ago"
+	default:
+		return plural(int(d.Hours()/24), "day") + " ago"
+	}
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// render writes a full page, or only the named fragment when htmx asks for a partial
+// (HX-Request without HX-Boosted) and the handler called renderFragment instead.
+func (h *Handler) render(c *gin.Context, status int, page string, data gin.H) {
+	t, ok := h.tmpl.pages[page]
+	if !ok {
+		h.log.Error("unknown page template", "page", page)
+		c.String(http.StatusInternalServerError, "unknown page")
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "base", h.pageData(c, data)); err != nil {
+		h.log.Error("render page", "page", page, "err", err)
+		c.String(http.StatusInternalServerError, "render failed")
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// renderFragment writes one partial template alone, for htmx swaps.
+func (h *Handler) renderFragment(c *gin.Context, status int, name string, data gin.H) {
+	var buf bytes.Buffer
+	if err := h.tmpl.partials.ExecuteTemplate(&buf, name, h.pageData(c, data)); err != nil {
+		h.log.Error("render fragment", "fragment", name, "err", err)
+		c.String(http.StatusInternalServerError, "render failed")
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// pageData adds what every page sees to a page's own values: the signed-in account (Me),
+// the CSRF token, the community and membership in view (if any) and the request path.
+func (h *Handler) pageData(c *gin.Context, data gin.H) gin.H {
+	if data == nil {
+		data = gin.H{}
+	}
+	data["Me"] = currentAccount(c)
+	data["CSRF"] = csrfToken(c)
+	data["Community"] = currentCommunity(c)
+	data["Member"] = currentMember(c)
+	data["Path"] = c.Request.URL.Path
+	return data
+}
+
+// isHTMX tells an htmx partial request from a full page load.
+func isHTMX(c *gin.Context) bool {
+	return c.GetHeader("HX-Request") == "true" && c.GetHeader("HX-Boosted") != "true"
+}
+
+// redirect sends the browser elsewhere after a successful form: HX-Redirect for htmx,
+// 303 See Other for plain forms.
+func redirect(c *gin.Context, to string) {
+	if isHTMX(c) {
+		c.Header("HX-Redirect", to)
+		c.Status(http.StatusNoContent)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, to)
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"policykit/models/modelstest"
+)
+
+// TestCLIBootstrapsAnInstance does what a self-hoster does: create a user and a token from
+// the command line, start the server, and call the API with the token.
+func TestCLIBootstrapsAnInstance(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := map[string]string{
+		"DATABASE_URL":         modelstest.DSN(t),
+		"POLICYKIT_DATA_DIR":   t.TempDir(),
+		"POLICYKIT_ADDR":       addr,
+		"POLICYKIT_SECRET_KEY": strings.Repeat("k", 32),
+		"POLICYKIT_LOG_LEVEL":  "warn",
+	}
+	getenv := func(k string) string { return env[k] }
+	ctx := context.Background()
+	var out, logs bytes.Buffer
+
+	if err := run(ctx, []string{"user", "create", "--email", "Root@Example.org", "--name", "Root", "--password-stdin"},
+		getenv, strings.NewReader("a long password\n"), &out, &logs); err != nil {
+		t.Fatalf("user create: %v\n%s", err, logs.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"token", "create", "--email", "root@example.org"}, getenv, nil, &out, &logs); err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	token := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(token, "pk_") {
+		t.Fatalf("token = %q", token)
+	}
+	if err := run(ctx, []string{"user", "create", "--email", "x@example.org", "--name", "X"}, getenv, nil, &out, &logs); err == nil {
+		t.Error("user create without --password-stdin succeeded")
+	}
+	if err := run(ctx, []string{"frobnicate"}, getenv, nil, &out, &logs); err == nil {
+		t.Error("unknown command succeeded")
+	}
+
+	serveCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(serveCtx, nil, getenv, nil, &out, &logs) }()
+	var me struct{ Email string }
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/api/v1/me", addr), nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&me)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("/api/v1/me: %d", resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if me.Email != "root@example.org" {
+		t.Fatalf("me = %+v", me)
+	}
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after shutdown", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("graceful shutdown hung")
+	}
+}

@@ -1,0 +1,131 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names as GORM reports them.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// IsPostgresURL tells a PostgreSQL URL from a SQLite file path.
+func IsPostgresURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open connects to PostgreSQL when dsn is a postgres:// URL and otherwise opens (creating if
+// needed) a SQLite file at that path, with WAL, a busy timeout and foreign keys on. The secret
+// key encrypts platform credentials at rest.
+func Open(ctx context.Context, dsn string, secretKey []byte) (*Store, error) {
+	box, err := newBox(secretKey)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	var db *gorm.DB
+	if IsPostgresURL(dsn) {
+		db, err = gorm.Open(postgres.Open(dsn), cfg)
+	} else {
+		if dir := filepath.Dir(dsn); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("create database folder: %w", err)
+			}
+		}
+		// _txlock=immediate takes the write lock at BEGIN, so two writers queue on the busy
+		// timeout instead of failing with SQLITE_BUSY when a reader upgrades to a writer.
+		db, err = gorm.Open(sqlite.Open(dsn+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"+
+			"&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"), cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("database handle: %w", err)
+	}
+	if db.Dialector.Name() == DialectSQLite {
+		sqlDB.SetMaxOpenConns(8)
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+	}
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("reach database: %w", err)
+	}
+	return &Store{db: db, box: box}, nil
+}
+
+// Store is the storage of every domain type. Its methods take a context first, scope every
+// query by community, and return the error kinds of errors.go.
+type Store struct {
+	db  *gorm.DB
+	box *box
+}
+
+// Dialect is "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.db.Dialector.Name() }
+
+// Ping checks the database answers (used by /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Close releases the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Tx runs fn in one transaction: everything fn writes through the Store it receives commits
+// together or not at all.
+func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx, box: s.box})
+	})
+}
+
+// DB exposes the GORM handle to tests and benchmarks that seed data in bulk.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// q starts a query bound to ctx.
+func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// notFound turns GORM's missing-row error into ErrNotFound, naming what was missing.
+func notFound(err error, what string) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return fmt.Errorf("%s: %w", what, ErrConflict)
+	}
+	return err
+}

@@ -1,0 +1,9 @@
+// Package static embeds the bundled front-end assets (built into dist/ by `make assets`).
+package static
+
+import "embed"
+
+// FS holds dist/: app.js (htmx), editor.js (CodeMirror) and style.css (Pico CSS + ours).
+//
+//go:embed all:dist
+var FS embed.FS
