@@ -14,7 +14,7 @@ func TestAPIMeAndCommunityReads(t *testing.T) {
 	tok := app.token("api.user@example.org")
 
 	var me struct {
-		Email       string `json:"email"`
+		Email       string                  `json:"email"`
 		Communities []struct{ Slug string } `json:"communities"`
 	}
 	if status := app.api("GET", "/api/v1/me", tok, nil, &me); status != http.StatusOK || me.Email != "api.user@example.org" || len(me.Communities) != 1 || me.Communities[0].Slug != slug {

@@ -22,13 +22,13 @@ type Config struct {
 
 // Handler serves every page and API route.
 type Handler struct {
-	store   *models.Store
-	log     *slog.Logger
-	cfg     Config
-	tmpl    *renderer
-	md      *markdown
-	static  fs.FS
-	metrics *httpMetrics
+	store    *models.Store
+	log      *slog.Logger
+	cfg      Config
+	tmpl     *renderer
+	md       *markdown
+	static   fs.FS
+	metrics  *httpMetrics
 	gatherer prometheus.Gatherer
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
-
 )
 
 // renderer holds one parsed template set per page: the layout and every partial, cloned and
@@ -65,7 +64,7 @@ func newRenderer(files fs.FS, md *markdown) (*renderer, error) {
 			m, _ := errs.(map[string]string)
 			return m[field]
 		},
-		"derefInt":   func(p *int64) int64 { return *p },
+		"derefInt": func(p *int64) int64 { return *p },
 	}
 	base, err := template.New("").Funcs(funcs).ParseFS(files, "layouts/*.html", "partials/*.html")
 	if err != nil {
