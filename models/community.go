@@ -240,3 +240,13 @@ func (s *Store) AcceptInvite(ctx context.Context, code string, acct *Account) (*
 	}
 	return c, m, nil
 }
+
+// CommunitiesByID loads communities by id.
+func (s *Store) CommunitiesByID(ctx context.Context, ids []int64) ([]Community, error) {
+	var cs []Community
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	err := s.q(ctx).Where("id IN ?", ids).Find(&cs).Error
+	return cs, err
+}

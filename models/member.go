@@ -104,3 +104,102 @@ func (s *Store) CountMembers(ctx context.Context, communityID int64) (int64, err
 	err := s.q(ctx).Model(&Member{}).Where("community_id = ? AND left_at IS NULL", communityID).Count(&n).Error
 	return n, err
 }
+
+// MemberIDs lists the ids of a community's current members.
+func (s *Store) MemberIDs(ctx context.Context, communityID int64) ([]int64, error) {
+	var ids []int64
+	err := s.q(ctx).Model(&Member{}).Where("community_id = ? AND left_at IS NULL", communityID).Order("id").Pluck("id", &ids).Error
+	return ids, err
+}
+
+// LeftMemberIDs lists the ids of members who have left a community.
+func (s *Store) LeftMemberIDs(ctx context.Context, communityID int64) ([]int64, error) {
+	var ids []int64
+	err := s.q(ctx).Model(&Member{}).Where("community_id = ? AND left_at IS NOT NULL", communityID).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// MemberIDsWithRole lists the current members holding a role; an unknown role is ErrNotFound.
+func (s *Store) MemberIDsWithRole(ctx context.Context, communityID int64, role string) ([]int64, error) {
+	r, err := s.RoleByName(ctx, communityID, role)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	err = s.q(ctx).Table("member_roles").Joins("JOIN members ON members.id = member_roles.member_id").
+		Where("member_roles.role_id = ? AND members.left_at IS NULL", r.ID).Order("members.id").Pluck("members.id", &ids).Error
+	return ids, err
+}
+
+// MemberWithPermissions is a member with its role names and the permissions those roles grant.
+type MemberWithPermissions struct {
+	Member
+	Roles       []string
+	Permissions []RolePermission
+}
+
+// MemberAccess loads a member of a community with its roles and permissions, in two queries.
+func (s *Store) MemberAccess(ctx context.Context, communityID, memberID int64) (*MemberWithPermissions, error) {
+	m, err := s.MemberByID(ctx, communityID, memberID)
+	if err != nil {
+		return nil, err
+	}
+	if m.LeftAt != nil {
+		return nil, fmt.Errorf("member has left: %w", ErrForbidden)
+	}
+	var rows []struct {
+		Name       string
+		ActionType *string
+		Propose    *bool
+		Execute    *bool
+	}
+	err = s.q(ctx).Table("member_roles").
+		Select("roles.name, role_permissions.action_type, role_permissions.propose, role_permissions.execute").
+		Joins("JOIN roles ON roles.id = member_roles.role_id").
+		Joins("LEFT JOIN role_permissions ON role_permissions.role_id = roles.id").
+		Where("member_roles.member_id = ?", memberID).Order("roles.is_base DESC, roles.name").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load access: %w", err)
+	}
+	out := &MemberWithPermissions{Member: *m}
+	for _, r := range rows {
+		if len(out.Roles) == 0 || out.Roles[len(out.Roles)-1] != r.Name {
+			out.Roles = append(out.Roles, r.Name)
+		}
+		if r.ActionType != nil {
+			out.Permissions = append(out.Permissions, RolePermission{ActionType: *r.ActionType, Propose: *r.Propose, Execute: *r.Execute})
+		}
+	}
+	return out, nil
+}
+
+// MemberInfos loads members by id with their role names, in two queries.
+func (s *Store) MemberInfos(ctx context.Context, ids []int64) (map[int64]MemberWithRoles, error) {
+	out := make(map[int64]MemberWithRoles, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var ms []MemberWithRoles
+	if err := s.q(ctx).Table("members").Where("id IN ?", ids).Find(&ms).Error; err != nil {
+		return nil, fmt.Errorf("load members: %w", err)
+	}
+	var rows []struct {
+		MemberID int64
+		Name     string
+	}
+	err := s.q(ctx).Table("member_roles").Select("member_roles.member_id, roles.name").
+		Joins("JOIN roles ON roles.id = member_roles.role_id").
+		Where("member_roles.member_id IN ?", ids).Order("roles.is_base DESC, roles.name").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load member roles: %w", err)
+	}
+	for _, m := range ms {
+		out[m.ID] = m
+	}
+	for _, r := range rows {
+		m := out[r.MemberID]
+		m.Roles = append(m.Roles, r.Name)
+		out[r.MemberID] = m
+	}
+	return out, nil
+}

@@ -21,6 +21,7 @@ type migration struct {
 // migrations is the whole history of the schema, oldest first.
 var migrations = []migration{
 	{ID: "0001_foundation", SQL: schemaFoundation},
+	{ID: "0002_governance", SQL: schemaGovernance},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -236,4 +237,166 @@ CREATE TABLE api_tokens (
 	revoked_at {{time}}
 );
 CREATE INDEX api_tokens_account ON api_tokens (account_id)
+`
+
+const schemaGovernance = `
+ALTER TABLE communities ADD COLUMN policy_epoch BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE policies (
+	id {{pk}},
+	community_id BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+	kind TEXT NOT NULL,
+	name TEXT NOT NULL,
+	description TEXT NOT NULL DEFAULT '',
+	priority INTEGER NOT NULL,
+	action_types TEXT NOT NULL DEFAULT '[]',
+	mode TEXT NOT NULL DEFAULT 'enforce',
+	active BOOLEAN NOT NULL DEFAULT TRUE,
+	blocks TEXT NOT NULL DEFAULT '',
+	filter_src TEXT NOT NULL DEFAULT '',
+	initialize_src TEXT NOT NULL DEFAULT '',
+	notify_src TEXT NOT NULL DEFAULT '',
+	check_src TEXT NOT NULL DEFAULT '',
+	pass_src TEXT NOT NULL DEFAULT '',
+	fail_src TEXT NOT NULL DEFAULT '',
+	stages TEXT NOT NULL DEFAULT '[]',
+	rule TEXT NOT NULL DEFAULT '',
+	version INTEGER NOT NULL DEFAULT 1,
+	version_id BIGINT,
+	last_error TEXT NOT NULL DEFAULT '',
+	last_error_at {{time}},
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE UNIQUE INDEX policies_community_name ON policies (community_id, name);
+CREATE INDEX policies_community_kind ON policies (community_id, kind, active, priority);
+CREATE TABLE policy_versions (
+	id {{pk}},
+	policy_id BIGINT NOT NULL REFERENCES policies(id) ON DELETE CASCADE,
+	community_id BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+	version INTEGER NOT NULL,
+	kind TEXT NOT NULL,
+	name TEXT NOT NULL,
+	description TEXT NOT NULL DEFAULT '',
+	priority INTEGER NOT NULL,
+	action_types TEXT NOT NULL DEFAULT '[]',
+	mode TEXT NOT NULL,
+	active BOOLEAN NOT NULL,
+	blocks TEXT NOT NULL DEFAULT '',
+	filter_src TEXT NOT NULL DEFAULT '',
+	initialize_src TEXT NOT NULL DEFAULT '',
+	notify_src TEXT NOT NULL DEFAULT '',
+	check_src TEXT NOT NULL DEFAULT '',
+	pass_src TEXT NOT NULL DEFAULT '',
+	fail_src TEXT NOT NULL DEFAULT '',
+	stages TEXT NOT NULL DEFAULT '[]',
+	rule TEXT NOT NULL DEFAULT '',
+	proposal_id BIGINT,
+	created_at {{time}} NOT NULL
+);
+CREATE UNIQUE INDEX policy_versions_policy_version ON policy_versions (policy_id, version);
+CREATE TABLE actions (
+	id {{pk}},
+	community_id BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+	type TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	platform TEXT NOT NULL,
+	initiator_id BIGINT REFERENCES members(id) ON DELETE SET NULL,
+	params TEXT NOT NULL DEFAULT '{}',
+	origin TEXT NOT NULL,
+	external_refs TEXT NOT NULL DEFAULT '{}',
+	status TEXT NOT NULL,
+	reverted BOOLEAN NOT NULL DEFAULT FALSE,
+	bundle_id BIGINT REFERENCES actions(id) ON DELETE CASCADE,
+	note TEXT NOT NULL DEFAULT '',
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE INDEX actions_community_created ON actions (community_id, created_at);
+CREATE INDEX actions_bundle ON actions (bundle_id);
+CREATE TABLE proposals (
+	id {{pk}},
+	community_id BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+	action_id BIGINT NOT NULL REFERENCES actions(id) ON DELETE CASCADE,
+	policy_id BIGINT REFERENCES policies(id) ON DELETE SET NULL,
+	policy_version_id BIGINT NOT NULL REFERENCES policy_versions(id),
+	stage INTEGER NOT NULL DEFAULT 0,
+	parent_id BIGINT REFERENCES proposals(id) ON DELETE SET NULL,
+	status TEXT NOT NULL,
+	data TEXT NOT NULL DEFAULT '{}',
+	seed BIGINT NOT NULL,
+	rule TEXT NOT NULL DEFAULT '',
+	ballot TEXT,
+	notified BOOLEAN NOT NULL DEFAULT FALSE,
+	error TEXT NOT NULL DEFAULT '',
+	error_at {{time}},
+	checked_at {{time}},
+	decided_at {{time}},
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE INDEX proposals_status ON proposals (status, id);
+CREATE INDEX proposals_community_status ON proposals (community_id, status, id);
+CREATE INDEX proposals_action ON proposals (action_id);
+CREATE TABLE votes (
+	id {{pk}},
+	community_id BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+	proposal_id BIGINT NOT NULL REFERENCES proposals(id) ON DELETE CASCADE,
+	member_id BIGINT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+	value TEXT NOT NULL,
+	via TEXT NOT NULL,
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE UNIQUE INDEX votes_proposal_member ON votes (proposal_id, member_id);
+CREATE TABLE shadow_decisions (
+	id {{pk}},
+	community_id BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+	proposal_id BIGINT NOT NULL REFERENCES proposals(id) ON DELETE CASCADE,
+	policy_id BIGINT NOT NULL REFERENCES policies(id) ON DELETE CASCADE,
+	policy_version_id BIGINT NOT NULL REFERENCES policy_versions(id),
+	outcome TEXT NOT NULL,
+	data TEXT NOT NULL DEFAULT '{}',
+	error TEXT NOT NULL DEFAULT '',
+	decided_at {{time}},
+	updated_at {{time}} NOT NULL
+);
+CREATE UNIQUE INDEX shadow_decisions_proposal_version ON shadow_decisions (proposal_id, policy_version_id);
+CREATE INDEX shadow_decisions_policy ON shadow_decisions (policy_id);
+CREATE TABLE effects (
+	id {{pk}},
+	community_id BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+	proposal_id BIGINT REFERENCES proposals(id) ON DELETE CASCADE,
+	action_id BIGINT REFERENCES actions(id) ON DELETE CASCADE,
+	seq INTEGER NOT NULL DEFAULT 0,
+	kind TEXT NOT NULL,
+	platform TEXT NOT NULL,
+	payload TEXT NOT NULL DEFAULT '{}',
+	idem_key TEXT NOT NULL UNIQUE,
+	status TEXT NOT NULL,
+	attempts INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at {{time}} NOT NULL,
+	last_error TEXT NOT NULL DEFAULT '',
+	claimed_by TEXT NOT NULL DEFAULT '',
+	claimed_until {{time}},
+	result TEXT NOT NULL DEFAULT '{}',
+	delivered_at {{time}},
+	created_at {{time}} NOT NULL
+);
+CREATE INDEX effects_due ON effects (status, next_attempt_at);
+CREATE INDEX effects_proposal ON effects (proposal_id, seq);
+CREATE TABLE audit_events (
+	id {{pk}},
+	community_id BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+	seq BIGINT NOT NULL,
+	kind TEXT NOT NULL,
+	proposal_id BIGINT,
+	action_id BIGINT,
+	member_id BIGINT,
+	payload TEXT NOT NULL DEFAULT '{}',
+	prev_hash TEXT NOT NULL,
+	hash TEXT NOT NULL,
+	created_at {{time}} NOT NULL
+);
+CREATE UNIQUE INDEX audit_events_community_seq ON audit_events (community_id, seq);
+CREATE INDEX audit_events_proposal ON audit_events (proposal_id)
 `

@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"policykit/models"
+)
+
+// The six stages of a policy, in the order the seed paper names them.
+const (
+	StageFilter     = "filter"
+	StageInitialize = "initialize"
+	StageNotify     = "notify"
+	StageCheck      = "check"
+	StagePass       = "pass"
+	StageFail       = "fail"
+)
+
+// Stages lists the stage names in order.
+func Stages() []string {
+	return []string{StageFilter, StageInitialize, StageNotify, StageCheck, StagePass, StageFail}
+}
+
+// Limits on policy programs. MaxNodes caps the size of a program at compile time; the VM's
+// memory budget caps what one run may allocate (it bounds loops over ranges and lists too).
+const (
+	maxNodes     = 2000
+	memoryBudget = 200_000
+	maxSource    = 20_000 // bytes of source per stage
+)
+
+// CompileError is a policy program that does not compile, with its position when expr gives
+// one (most errors have it; a few type errors do not).
+type CompileError struct {
+	Stage   string
+	Line    int
+	Column  int
+	Message string
+}
+
+func (e *CompileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s: line %d, column %d: %s", e.Stage, e.Line, e.Column, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", e.Stage, e.Message)
+}
+
+// Sources are the six stage programs of a policy.
+type Sources struct {
+	Filter, Initialize, Notify, Check, Pass, Fail string
+}
+
+// SourcesOf reads the stage sources of stored policy fields.
+func SourcesOf(f *models.PolicyFields) Sources {
+	return Sources{f.FilterSrc, f.InitSrc, f.NotifySrc, f.CheckSrc, f.PassSrc, f.FailSrc}
+}
+
+func (s Sources) byStage() map[string]string {
+	return map[string]string{StageFilter: s.Filter, StageInitialize: s.Initialize, StageNotify: s.Notify,
+		StageCheck: s.Check, StagePass: s.Pass, StageFail: s.Fail}
+}
+
+// compiled is a policy version's six programs; nil means the stage is empty and its default
+// applies (filter: true; check: PASSED; pass: execute(); others: nothing).
+type compiled struct {
+	programs map[string]*vm.Program
+}
+
+// Compile type-checks the six sources against Env. The error is a models.ValidationError
+// with one message per broken stage ("line 2, column 5: unknown name jurry").
+func Compile(src Sources) (*compiled, error) {
+	c := &compiled{programs: make(map[string]*vm.Program, 6)}
+	v := &models.ValidationError{}
+	for stage, code := range src.byStage() {
+		prog, err := compileStage(stage, code)
+		if err != nil {
+			var ce *CompileError
+			if errors.As(err, &ce) {
+				v.Add(stage, strings.TrimPrefix(ce.Error(), stage+": "))
+			} else {
+				v.Add(stage, err.Error())
+			}
+			continue
+		}
+		c.programs[stage] = prog
+	}
+	if err := v.OrNil(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func compileStage(stage, code string) (prog *vm.Program, err error) {
+	if strings.TrimSpace(code) == "" {
+		return nil, nil
+	}
+	if len(code) > maxSource {
+		return nil, &CompileError{Stage: stage, Message: fmt.Sprintf("program is longer than %d bytes", maxSource)}
+	}
+	opts := []expr.Option{expr.Env(Env{}), expr.DisableBuiltin("now"), expr.MaxNodes(maxNodes)}
+	switch stage {
+	case StageFilter:
+		opts = append(opts, expr.AsBool())
+	case StageCheck:
+		opts = append(opts, expr.AsKind(reflect.String))
+	}
+	// expr's parser can panic on some pathological inputs; a policy must get an error instead.
+	defer func() {
+		if r := recover(); r != nil {
+			prog, err = nil, &CompileError{Stage: stage, Message: fmt.Sprintf("cannot compile: %v", r)}
+		}
+	}()
+	prog, err = expr.Compile(code, opts...)
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			return nil, &CompileError{Stage: stage, Line: fe.Line, Column: fe.Column + 1, Message: fe.Message}
+		}
+		return nil, &CompileError{Stage: stage, Message: err.Error()}
+	}
+	return prog, nil
+}
+
+// programCache keeps compiled policy versions. Versions are immutable, so entries never go
+// stale; the cache is per Engine.
+type programCache struct {
+	mu       sync.RWMutex
+	versions map[int64]*compiled
+}
+
+func newProgramCache() *programCache { return &programCache{versions: map[int64]*compiled{}} }
+
+// get returns the compiled programs of a policy version, compiling them on first use.
+func (c *programCache) get(v *models.PolicyVersion) (*compiled, error) {
+	c.mu.RLock()
+	p, ok := c.versions[v.ID]
+	c.mu.RUnlock()
+	if ok {
+		return p, nil
+	}
+	p, err := Compile(SourcesOf(&v.PolicyFields))
+	if err != nil {
+		return nil, fmt.Errorf("policy %q version %d: %w", v.Name, v.Version, err)
+	}
+	c.mu.Lock()
+	c.versions[v.ID] = p
+	c.mu.Unlock()
+	return p, nil
+}

@@ -1,0 +1,121 @@
+// Package engine is the governance pipeline: it receives actions, runs the permission gate,
+// picks the governing policy, evaluates its six expr stages, counts votes, and stores each
+// decision with its effects and audit events in one transaction. Platforms are reached only
+// through the Platform interface; delivery of stored effects is the runtime (runtime.go).
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"policykit/models"
+)
+
+// Engine governs the actions of every community on one database.
+type Engine struct {
+	store     *models.Store
+	log       *slog.Logger
+	clock     func() time.Time
+	types     *registry
+	platforms map[string]Platform
+	programs  *programCache
+	// onDecided is told about proposals that were just decided (the runtime delivers their
+	// effects at once instead of waiting for its next poll).
+	onDecided func()
+}
+
+// Options configure an Engine.
+type Options struct {
+	Log       *slog.Logger
+	Clock     func() time.Time // defaults to time.Now; tests drive it
+	Platforms []Platform
+}
+
+// New builds an engine with the constitution action types and every platform's types.
+func New(store *models.Store, opts Options) (*Engine, error) {
+	e := &Engine{
+		store:     store,
+		log:       opts.Log,
+		clock:     opts.Clock,
+		types:     newRegistry(),
+		platforms: map[string]Platform{},
+		programs:  newProgramCache(),
+		onDecided: func() {},
+	}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.clock == nil {
+		e.clock = time.Now
+	}
+	if err := e.types.add(constitutionTypes()...); err != nil {
+		return nil, err
+	}
+	for _, p := range opts.Platforms {
+		if _, dup := e.platforms[p.Name()]; dup || p.Name() == ConstitutionPlatform {
+			return nil, fmt.Errorf("platform %q registered twice", p.Name())
+		}
+		e.platforms[p.Name()] = p
+		if err := e.types.add(p.ActionTypes()...); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// Store returns the engine's store.
+func (e *Engine) Store() *models.Store { return e.store }
+
+// Now is the engine's current time (the injected clock in tests).
+func (e *Engine) Now() time.Time { return e.clock().UTC() }
+
+// ActionTypes lists every action type, by platform then name.
+func (e *Engine) ActionTypes() []ActionType { return e.types.sorted() }
+
+// ActionType finds an action type by name.
+func (e *Engine) ActionType(name string) (ActionType, error) { return e.types.lookup(name) }
+
+// Platform returns a registered platform.
+func (e *Engine) Platform(name string) (Platform, bool) {
+	p, ok := e.platforms[name]
+	return p, ok
+}
+
+// PlatformNames lists registered platforms.
+func (e *Engine) PlatformNames() []string {
+	out := make([]string, 0, len(e.platforms))
+	for n := range e.platforms {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// OnDecided registers a function called (without arguments, after commit) whenever a
+// decision recorded effects; the runtime uses it to deliver them at once.
+func (e *Engine) OnDecided(fn func()) { e.onDecided = fn }
+
+// CheckPolicy compiles policy sources against the environment, as done when a policy is
+// proposed: broken code is refused with line and column per stage.
+func CheckPolicy(src Sources) error {
+	_, err := Compile(src)
+	return err
+}
+
+// withTx runs fn in a transaction and, after it commits, tells the runtime when effects
+// were recorded.
+func (e *Engine) withTx(ctx context.Context, fn func(tx *models.Store) (effects bool, err error)) error {
+	recorded := false
+	err := e.store.Tx(ctx, func(tx *models.Store) error {
+		var err error
+		recorded, err = fn(tx)
+		return err
+	})
+	if err == nil && recorded {
+		e.onDecided()
+	}
+	return err
+}

@@ -1,0 +1,594 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"policykit/models"
+)
+
+// Intent is an effect a policy program recorded; the engine turns intents into stored
+// effects and constitution changes when it saves the decision.
+type Intent struct {
+	Kind    string         `json:"kind"` // execute, revert, notify, post, start_vote, grant_role, revoke_role
+	Payload map[string]any `json:"payload,omitempty"`
+	Stage   string         `json:"stage"`
+}
+
+// Intent kinds.
+const (
+	IntentExecute    = "execute"
+	IntentRevert     = "revert"
+	IntentNotify     = "notify"
+	IntentPost       = "post"
+	IntentStartVote  = "start_vote"
+	IntentGrantRole  = "grant_role"
+	IntentRevokeRole = "revoke_role"
+)
+
+// maxRunTime is the time budget of one stage run. expr cannot be interrupted, so the memory
+// budget and MaxNodes bound the work; a run that still takes longer is refused as an error.
+const maxRunTime = 250 * time.Millisecond
+
+// evaluation is the state of evaluating one proposal: its inputs (fixed for the run) and the
+// intents and data changes the stages produce.
+type evaluation struct {
+	now       time.Time
+	action    *models.Action
+	proposal  *models.Proposal
+	version   *models.PolicyVersion
+	community *communityView
+	initiator MemberInfo
+	votes     []castVote
+	data      map[string]any
+	ballot    *models.Ballot
+	intents   []Intent
+	stage     string
+	samples   int
+	dataDirty bool
+	ballotNew bool
+}
+
+// newEvaluation prepares the evaluation of a proposal at a fixed time. The proposal's data
+// is copied: the stored proposal changes only when the engine saves the evaluation.
+func newEvaluation(now time.Time, a *models.Action, p *models.Proposal, v *models.PolicyVersion, view *communityView, initiator MemberInfo, vs []castVote) *evaluation {
+	data := maps.Clone(p.Data)
+	if data == nil {
+		data = map[string]any{}
+	}
+	return &evaluation{now: now, action: a, proposal: p, version: v, community: view, initiator: initiator,
+		votes: vs, data: data, ballot: p.Ballot}
+}
+
+// castVote is a vote with its value decoded.
+type castVote struct {
+	member int
+	value  any // string, []any or map[string]any, as decoded from JSON
+}
+
+func decodeVotes(vs []models.Vote) []castVote {
+	out := make([]castVote, 0, len(vs))
+	for _, v := range vs {
+		var val any
+		if err := json.Unmarshal([]byte(v.Value), &val); err != nil {
+			continue
+		}
+		out = append(out, castVote{member: int(v.MemberID), value: val})
+	}
+	return out
+}
+
+// policyError is an error raised while running a stage, kept with the stage name.
+type policyError struct {
+	Stage string
+	Err   error
+}
+
+func (e *policyError) Error() string { return fmt.Sprintf("%s stage: %v", e.Stage, e.Err) }
+func (e *policyError) Unwrap() error { return e.Err }
+
+// fail aborts the running program with a message the policy author will read. expr's VM
+// recovers panics raised by functions and returns them as errors with the position.
+func fail(format string, args ...any) { panic(fmt.Errorf(format, args...)) }
+
+// run executes one stage's program (nil: the stage's default) and returns its value.
+func (ev *evaluation) run(stage string, prog *vm.Program) (out any, err error) {
+	ev.stage = stage
+	if prog == nil {
+		switch stage {
+		case StageFilter:
+			return true, nil
+		case StageCheck:
+			return Passed, nil
+		case StagePass:
+			ev.record(IntentExecute, nil)
+			return true, nil
+		}
+		return nil, nil
+	}
+	env := ev.env()
+	machine := vm.VM{MemoryBudget: memoryBudget}
+	start := time.Now()
+	out, err = machine.Run(prog, env)
+	if err != nil {
+		return nil, &policyError{Stage: stage, Err: err}
+	}
+	if d := time.Since(start); d > maxRunTime {
+		return nil, &policyError{Stage: stage, Err: fmt.Errorf("took %s, more than the %s allowed", d.Round(time.Millisecond), maxRunTime)}
+	}
+	if stage == StageCheck {
+		s, _ := out.(string)
+		if s != Passed && s != Failed && s != Pending {
+			return nil, &policyError{Stage: stage, Err: fmt.Errorf("check must return PASSED, FAILED or PENDING, not %v", out)}
+		}
+	}
+	return out, nil
+}
+
+func (ev *evaluation) record(kind string, payload map[string]any) bool {
+	ev.intents = append(ev.intents, Intent{Kind: kind, Payload: payload, Stage: ev.stage})
+	return true
+}
+
+// effectsAllowed refuses effects in the filter stage: choosing a policy must not act.
+func (ev *evaluation) effectsAllowed(name string) {
+	if ev.stage == StageFilter {
+		fail("%s() cannot be used in filter: filter only chooses whether the policy governs", name)
+	}
+}
+
+// env builds the policy-visible environment for the current stage.
+func (ev *evaluation) env() *Env {
+	p := ev.proposal
+	ballotKind := ""
+	if ev.ballot != nil && ev.ballot.ClosedAt == nil {
+		ballotKind = ev.ballot.Kind
+	}
+	e := &Env{
+		Action: ActionInfo{
+			ID: ev.action.ID, Type: ev.action.Type, Kind: ev.action.Kind, Platform: ev.action.Platform,
+			Origin: ev.action.Origin, Initiator: ev.initiator, Params: ev.action.Params,
+			Channel: str(ev.action.Params, "channel"), Text: str(ev.action.Params, "text"),
+			Candidates: candidateLabels(ev.action),
+		},
+		Proposal: ProposalInfo{ID: p.ID, Age: ev.now.Sub(p.CreatedAt), CreatedAt: p.CreatedAt, Data: ev.data,
+			Votes: len(ev.votes), Stage: p.Stage, Ballot: ballotKind},
+		Policy:    PolicyInfo{ID: ev.version.PolicyID, Name: ev.version.Name, Kind: ev.version.Kind, Version: ev.version.Version},
+		Community: CommunityInfo{Name: ev.community.community.Name, Slug: ev.community.community.Slug},
+		Now:       ev.now,
+		PASSED:    Passed, FAILED: Failed, PENDING: Pending,
+	}
+	e.Community.MemberCount = len(ev.community.memberIDs())
+	e.Members = ev.community.memberIDs
+	e.WithRole = ev.community.withRole
+	e.HasRole = func(who any, role string) bool {
+		if m, ok := who.(MemberInfo); ok {
+			return contains(m.Roles, role)
+		}
+		id := oneID(who)
+		for _, x := range ev.community.withRole(role) {
+			if x == id {
+				return true
+			}
+		}
+		return false
+	}
+	e.Sample = ev.sample
+	e.Eligible = ev.eligible
+	e.Yes = func(among ...any) int { return ev.count("yes", among) }
+	e.No = func(among ...any) int { return ev.count("no", among) }
+	e.Abstain = func(among ...any) int { return ev.count("abstain", among) }
+	e.Votes = func(args ...any) int {
+		var value any
+		var among []any
+		for _, a := range args {
+			if s, ok := a.(string); ok && value == nil {
+				value = s
+			} else {
+				among = append(among, a)
+			}
+		}
+		if value == nil {
+			return ev.voters(among)
+		}
+		return ev.count(value.(string), among)
+	}
+	e.Voters = func(among ...any) int { return ev.voters(among) }
+	e.Turnout = func(among ...any) float64 {
+		set := ev.electorate(among)
+		if len(set) == 0 {
+			return 0
+		}
+		return float64(ev.voters(among)) / float64(len(set))
+	}
+	e.Majority = func(opts ...map[string]any) string { return ev.yesNo(yesNoMajority, 0, 0, opts) }
+	e.Supermajority = func(n, d int, opts ...map[string]any) string { return ev.yesNo(yesNoSuper, n, d, opts) }
+	e.Unanimity = func(opts ...map[string]any) string { return ev.yesNo(yesNoUnanimity, 0, 0, opts) }
+	e.Threshold = func(k int, opts ...map[string]any) string { return ev.yesNo(yesNoThreshold, k, 0, opts) }
+	e.Consensus = func(k int, opts ...map[string]any) string { return ev.consensus(k, opts) }
+	e.LazyConsensus = func(k int, opts ...map[string]any) string { return ev.lazyConsensus(k, opts) }
+	e.PluralityWinner = func(opts ...map[string]any) string { return ev.election("plurality", opts) }
+	e.ApprovalWinner = func(opts ...map[string]any) string { return ev.election("approval", opts) }
+	e.RankedChoiceWinner = func(opts ...map[string]any) string { return ev.election("ranking", opts) }
+	e.ScoreWinner = func(opts ...map[string]any) string { return ev.election("score", opts) }
+	e.Get = func(key string) any { return ev.data[key] }
+	e.Set = func(key string, value any) bool {
+		ev.effectsAllowed("set")
+		b, err := json.Marshal(value)
+		if err != nil {
+			fail("set(%q): the value cannot be stored: %v", key, err)
+		}
+		var clean any
+		_ = json.Unmarshal(b, &clean)
+		if len(b) > 64<<10 {
+			fail("set(%q): the value is larger than 64 KiB", key)
+		}
+		ev.data[key] = clean
+		ev.dataDirty = true
+		return true
+	}
+	e.Execute = func(candidate ...any) bool {
+		ev.effectsAllowed("execute")
+		var payload map[string]any
+		if len(candidate) > 0 {
+			payload = map[string]any{"candidate": fmt.Sprint(candidate[0])}
+		}
+		return ev.record(IntentExecute, payload)
+	}
+	e.Revert = func() bool {
+		ev.effectsAllowed("revert")
+		return ev.record(IntentRevert, nil)
+	}
+	e.Notify = func(who any, text string) bool {
+		ev.effectsAllowed("notify")
+		ids := toIDs(who)
+		if len(ids) == 0 || strings.TrimSpace(text) == "" {
+			return false
+		}
+		return ev.record(IntentNotify, map[string]any{"members": ids, "text": text})
+	}
+	e.Post = func(text string) bool {
+		ev.effectsAllowed("post")
+		if strings.TrimSpace(text) == "" {
+			return false
+		}
+		return ev.record(IntentPost, map[string]any{"text": text})
+	}
+	e.StartVote = func(kind string, opts ...map[string]any) bool {
+		ev.effectsAllowed("start_vote")
+		return ev.startVote(kind, opts)
+	}
+	e.GrantRole = func(who any, role string) bool { return ev.roleIntent(IntentGrantRole, who, role) }
+	e.RevokeRole = func(who any, role string) bool { return ev.roleIntent(IntentRevokeRole, who, role) }
+	return e
+}
+
+func (ev *evaluation) roleIntent(kind string, who any, role string) bool {
+	ev.effectsAllowed(kind)
+	if ev.stage != StagePass && ev.stage != StageFail {
+		fail("%s() can only be used in the pass and fail stages", kind)
+	}
+	return ev.record(kind, map[string]any{"members": toIDs(who), "role": role})
+}
+
+// sample draws k ids from a list with a generator seeded by the proposal's seed and the
+// number of draws made so far in this evaluation, so every draw is reproducible.
+func (ev *evaluation) sample(list any, k int) []int {
+	ids := toIDs(list)
+	sort.Ints(ids)
+	ids = dedupe(ids)
+	if k < 0 || k > len(ids) {
+		fail("sample: cannot draw %d from a list of %d", k, len(ids))
+	}
+	ev.samples++
+	rng := rand.New(rand.NewPCG(uint64(ev.proposal.Seed), uint64(ev.samples)))
+	rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	out := append([]int(nil), ids[:k]...)
+	sort.Ints(out)
+	return out
+}
+
+// eligible is the frozen electorate of the open ballot, without members who have left; all
+// current members when no ballot was opened.
+func (ev *evaluation) eligible() []int {
+	if ev.ballot == nil {
+		return ev.community.memberIDs()
+	}
+	left := ev.community.leftMembers()
+	out := make([]int, 0, len(ev.ballot.Eligible))
+	for _, id := range ev.ballot.Eligible {
+		if !left[int(id)] {
+			out = append(out, int(id))
+		}
+	}
+	return out
+}
+
+// electorate resolves an optional "among" argument to a set of ids (default: eligible).
+func (ev *evaluation) electorate(among []any) map[int]bool {
+	var ids []int
+	if len(among) == 0 || among[0] == nil {
+		ids = ev.eligible()
+	} else {
+		for _, a := range among {
+			ids = append(ids, toIDs(a)...)
+		}
+	}
+	set := make(map[int]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set
+}
+
+// count counts the votes whose value is value, cast by members of the electorate.
+func (ev *evaluation) count(value string, among []any) int {
+	set := ev.electorate(among)
+	n := 0
+	for _, v := range ev.votes {
+		if s, ok := v.value.(string); ok && s == value && set[v.member] {
+			n++
+		}
+	}
+	return n
+}
+
+func (ev *evaluation) voters(among []any) int {
+	set := ev.electorate(among)
+	n := 0
+	for _, v := range ev.votes {
+		if set[v.member] {
+			n++
+		}
+	}
+	return n
+}
+
+func (ev *evaluation) startVote(kind string, opts []map[string]any) bool {
+	o := optMap(opts)
+	b := &models.Ballot{Kind: kind, OpenedAt: ev.now}
+	switch kind {
+	case BallotYesNo, BallotConsensus:
+	case BallotChoice, BallotApproval, BallotRanking, BallotScore:
+		b.Options = toStringsOrFail(o["options"], "start_vote options")
+		if len(b.Options) == 0 {
+			b.Options = candidateLabels(ev.action) // an election votes on its candidates
+		}
+		if len(b.Options) < 2 {
+			fail("start_vote(%q) needs at least two options", kind)
+		}
+		if kind == BallotScore {
+			b.Max = 5
+			if m, ok := o["max"]; ok {
+				b.Max = oneID(m)
+			}
+			if b.Max < 1 || b.Max > 100 {
+				fail("start_vote: max must be between 1 and 100")
+			}
+		}
+	default:
+		fail("start_vote: unknown ballot kind %q (yes_no, choice, approval, ranking, score, consensus)", kind)
+	}
+	among := ev.community.memberIDs()
+	if a, ok := o["among"]; ok && a != nil {
+		among = toIDs(a)
+	}
+	if len(among) == 0 {
+		fail("start_vote: nobody is eligible to vote")
+	}
+	for _, id := range dedupe(sortedCopy(among)) {
+		b.Eligible = append(b.Eligible, int64(id))
+	}
+	b.DM, _ = o["dm"].(bool)
+	ev.ballot = b
+	ev.ballotNew = true
+	return ev.record(IntentStartVote, map[string]any{"kind": kind})
+}
+
+// Ballot kinds.
+const (
+	BallotYesNo     = "yes_no"
+	BallotChoice    = "choice"
+	BallotApproval  = "approval"
+	BallotRanking   = "ranking"
+	BallotScore     = "score"
+	BallotConsensus = "consensus"
+)
+
+// candidateLabels lists the labels of an election's candidates ("" for other actions).
+func candidateLabels(a *models.Action) []string {
+	list := candidateList(a.Params)
+	out := make([]string, 0, len(list))
+	for i, c := range list {
+		label, _ := c["label"].(string)
+		if label == "" {
+			label = fmt.Sprintf("option %d", i+1)
+		}
+		out = append(out, label)
+	}
+	return out
+}
+
+// candidateList reads an election's candidates, as normalised params or decoded JSON.
+func candidateList(params map[string]any) []map[string]any {
+	switch l := params["candidates"].(type) {
+	case []map[string]any:
+		return l
+	case []any:
+		out := make([]map[string]any, 0, len(l))
+		for _, x := range l {
+			if m, ok := x.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// --- small conversions used by the Env functions ---
+
+// toIDs accepts an id, a list of ids (as expr, Go or JSON gives them), a MemberInfo or a
+// list of them, and returns member ids.
+func toIDs(v any) []int {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case []int:
+		return append([]int(nil), x...)
+	case []int64:
+		out := make([]int, len(x))
+		for i, n := range x {
+			out[i] = int(n)
+		}
+		return out
+	case []any:
+		out := make([]int, 0, len(x))
+		for _, e := range x {
+			out = append(out, toIDs(e)...)
+		}
+		return out
+	case MemberInfo:
+		return []int{x.ID}
+	default:
+		return []int{oneID(v)}
+	}
+}
+
+func oneID(v any) int {
+	switch x := v.(type) {
+	case int:
+		return x
+	case int64:
+		return int(x)
+	case float64:
+		return int(x)
+	case MemberInfo:
+		return x.ID
+	case map[string]any:
+		return oneID(x["id"])
+	}
+	fail("expected a member id, got %v", v)
+	return 0
+}
+
+func toStringsOrFail(v any, what string) []string {
+	if v == nil {
+		return nil
+	}
+	l, err := toStrings(v)
+	if err != nil {
+		fail("%s %v", what, err)
+	}
+	return l
+}
+
+func optMap(opts []map[string]any) map[string]any {
+	if len(opts) == 0 || opts[0] == nil {
+		return map[string]any{}
+	}
+	return opts[0]
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedCopy(ids []int) []int {
+	out := append([]int(nil), ids...)
+	sort.Ints(out)
+	return out
+}
+
+func dedupe(sorted []int) []int {
+	out := sorted[:0]
+	for i, id := range sorted {
+		if i == 0 || id != sorted[i-1] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// communityView is what policies may read about a community, loaded lazily and memoised:
+// a pass-everything policy never loads the member list, and a check pass shares one view per
+// community across all its proposals.
+type communityView struct {
+	ctx       context.Context
+	store     *models.Store
+	community *models.Community
+	members   []int
+	roles     map[string][]int
+	left      map[int]bool
+	loadErr   error
+}
+
+func newCommunityView(ctx context.Context, store *models.Store, c *models.Community) *communityView {
+	return &communityView{ctx: ctx, store: store, community: c, roles: map[string][]int{}}
+}
+
+func (cv *communityView) memberIDs() []int {
+	if cv.members == nil {
+		ids, err := cv.store.MemberIDs(cv.ctx, cv.community.ID)
+		if err != nil {
+			cv.loadErr = err
+			fail("load members: %v", err)
+		}
+		cv.members = int64sToInts(ids)
+	}
+	return cv.members
+}
+
+func (cv *communityView) withRole(role string) []int {
+	ids, ok := cv.roles[role]
+	if !ok {
+		raw, err := cv.store.MemberIDsWithRole(cv.ctx, cv.community.ID, role)
+		if err != nil {
+			if errors.Is(err, models.ErrNotFound) {
+				fail("there is no role named %q", role)
+			}
+			cv.loadErr = err
+			fail("load role %q: %v", role, err)
+		}
+		ids = int64sToInts(raw)
+		cv.roles[role] = ids
+	}
+	return ids
+}
+
+func (cv *communityView) leftMembers() map[int]bool {
+	if cv.left == nil {
+		ids, err := cv.store.LeftMemberIDs(cv.ctx, cv.community.ID)
+		if err != nil {
+			cv.loadErr = err
+			fail("load members: %v", err)
+		}
+		cv.left = make(map[int]bool, len(ids))
+		for _, id := range ids {
+			cv.left[int(id)] = true
+		}
+	}
+	return cv.left
+}
+
+func int64sToInts(in []int64) []int {
+	out := make([]int, len(in))
+	for i, n := range in {
+		out[i] = int(n)
+	}
+	return out
+}

@@ -1,0 +1,578 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"time"
+
+	"policykit/models"
+)
+
+// Submission is an action to govern: one that happened on a platform, or one proposed on
+// the website or through the API.
+type Submission struct {
+	CommunityID  int64
+	Type         string
+	InitiatorID  int64
+	Params       map[string]any
+	Origin       string // models.OriginPlatform, OriginWeb or OriginAPI
+	ExternalRefs map[string]string
+}
+
+// Result is what governing an action produced.
+type Result struct {
+	Action   *models.Action
+	Proposal *models.Proposal // nil when a permission (or no policy) decided
+}
+
+// Submit governs an action (DESIGN §5). Bad input — an unknown type, bad parameters,
+// another community's ids, broken policy code in a policy change — is an error and writes
+// nothing. So is a website proposal by a member without the propose permission; a platform
+// action by such a member is recorded and reverted.
+func (e *Engine) Submit(ctx context.Context, s Submission) (*Result, error) {
+	typ, err := e.types.lookup(s.Type)
+	if err != nil {
+		return nil, err
+	}
+	params, err := typ.normalize(s.Params)
+	if err != nil {
+		return nil, err
+	}
+	switch s.Origin {
+	case models.OriginWeb, models.OriginAPI:
+	case models.OriginPlatform:
+		if typ.Platform == ConstitutionPlatform {
+			return nil, models.Invalid("origin", "constitution actions are proposed on the website")
+		}
+	default:
+		return nil, models.Invalid("origin", fmt.Sprintf("unknown origin %q", s.Origin))
+	}
+	var res *Result
+	err = e.withTx(ctx, func(tx *models.Store) (bool, error) {
+		t, err := e.begin(ctx, tx, s.CommunityID)
+		if err != nil {
+			return false, err
+		}
+		initiator, err := tx.MemberAccess(ctx, s.CommunityID, s.InitiatorID)
+		if err != nil {
+			return false, err
+		}
+		if typ.Platform == ConstitutionPlatform {
+			if err := e.validateConstitution(ctx, tx, s.CommunityID, typ.Name, params); err != nil {
+				return false, err
+			}
+		}
+		a := &models.Action{
+			CommunityID: s.CommunityID, Type: typ.Name, Kind: typ.Kind(), Platform: typ.Platform,
+			InitiatorID: &initiator.ID, Params: params, Origin: s.Origin, ExternalRefs: s.ExternalRefs,
+			Status: models.StatusPending,
+		}
+		if a.ExternalRefs == nil {
+			a.ExternalRefs = map[string]string{}
+		}
+		propose, execute := models.Allowed(initiator.Permissions, typ.Name)
+		if !propose && s.Origin != models.OriginPlatform {
+			return false, fmt.Errorf("your roles do not allow you to propose %q: %w", typ.Label, models.ErrForbidden)
+		}
+		if err := tx.InsertAction(ctx, a); err != nil {
+			return false, err
+		}
+		t.event("action.received", nil, a, a.InitiatorID, map[string]any{
+			"type": a.Type, "params": a.Params, "origin": a.Origin, "refs": a.ExternalRefs})
+		res = &Result{Action: a}
+		switch {
+		case execute:
+			a.Note = "carried out at once: the initiator's role has the execute permission"
+			t.event("action.permitted", nil, a, nil, map[string]any{"permission": "execute"})
+			t.carryOut(a, nil)
+		case !propose:
+			a.Note = "reverted: the initiator's roles do not allow proposing this action"
+			a.Status = models.StatusFailed
+			t.event("action.refused", nil, a, nil, map[string]any{"permission": "propose"})
+			t.revert(a, nil)
+		default:
+			res.Proposal, err = t.govern(a, memberInfo(initiator))
+			if err != nil {
+				return false, err
+			}
+		}
+		if err := tx.UpdateAction(ctx, a); err != nil {
+			return false, err
+		}
+		return t.flush()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// txn gathers the work of one governance transaction: audit events and effects are written
+// together at the end (flush), in the order they were recorded.
+type txn struct {
+	e         *Engine
+	ctx       context.Context
+	tx        *models.Store
+	now       time.Time
+	community *models.Community
+	view      *communityView
+	events    []models.NewAuditEvent
+	effects   []models.Effect
+}
+
+func (e *Engine) begin(ctx context.Context, tx *models.Store, communityID int64) (*txn, error) {
+	c, err := tx.CommunityByID(ctx, communityID)
+	if err != nil {
+		return nil, err
+	}
+	return &txn{e: e, ctx: ctx, tx: tx, now: e.Now(), community: c, view: newCommunityView(ctx, tx, c)}, nil
+}
+
+func (t *txn) event(kind string, p *models.Proposal, a *models.Action, member *int64, payload any) {
+	ev := models.NewAuditEvent{Kind: kind, MemberID: member, Payload: payload}
+	if p != nil {
+		ev.ProposalID = &p.ID
+	}
+	if a != nil {
+		ev.ActionID = &a.ID
+	}
+	t.events = append(t.events, ev)
+}
+
+// flush writes the recorded effects and audit events; it reports whether effects were added.
+func (t *txn) flush() (bool, error) {
+	if err := t.tx.InsertEffects(t.ctx, t.effects); err != nil {
+		return false, err
+	}
+	if err := t.tx.AppendAudit(t.ctx, t.community.ID, t.now, t.events...); err != nil {
+		return false, err
+	}
+	return len(t.effects) > 0, nil
+}
+
+// effect records an effect for delivery. Its idempotency key is derived from what it does,
+// so recording the same intent twice (a re-evaluation) keeps one effect.
+func (t *txn) effect(kind string, a *models.Action, p *models.Proposal, payload map[string]any) {
+	if a.Platform == ConstitutionPlatform && kind != IntentNotify && kind != IntentPost {
+		return // the website's own actions are applied in the transaction, not delivered
+	}
+	raw, _ := json.Marshal(payload)
+	sum := sha256.Sum256(raw)
+	pid := int64(0)
+	var pp *int64
+	if p != nil {
+		pid, pp = p.ID, &p.ID
+	}
+	t.effects = append(t.effects, models.Effect{
+		CommunityID: t.community.ID, ProposalID: pp, ActionID: &a.ID, Seq: len(t.effects),
+		Kind: kind, Platform: a.Platform, Payload: payload,
+		IdemKey: fmt.Sprintf("a%d:p%d:%s:%s", a.ID, pid, kind, hex.EncodeToString(sum[:8])),
+		Status:  models.EffectPending, NextAttemptAt: t.now, Result: map[string]any{}, CreatedAt: t.now,
+	})
+	t.event("effect.recorded", p, a, nil, map[string]any{"kind": kind, "platform": a.Platform, "payload": payload})
+}
+
+// govern picks the governing policy (DESIGN §5.3), opens its proposal and evaluates it.
+func (t *txn) govern(a *models.Action, initiator MemberInfo) (*models.Proposal, error) {
+	candidates, err := t.policies(a)
+	if err != nil {
+		return nil, err
+	}
+	var chosen *policyChoice
+	var shadows []*policyChoice
+	var base *policyChoice
+	for _, pc := range candidates {
+		if pc.version.Mode == models.ModeDryRun {
+			shadows = append(shadows, pc)
+			continue
+		}
+		if base == nil && len(pc.version.ActionTypes) == 0 {
+			base = pc
+		}
+		if chosen != nil {
+			continue
+		}
+		ok, err := t.filter(pc, a, initiator)
+		if err != nil || ok {
+			// A filter error does not hand the action to the next policy: this policy governs
+			// and its proposal shows the error until the policy is fixed.
+			pc.filterErr = err
+			chosen = pc
+		}
+	}
+	if chosen == nil {
+		chosen = base
+	}
+	if chosen == nil {
+		a.Status = models.StatusFailed
+		a.Note = "no active policy governs this kind of action"
+		t.event("action.ungoverned", nil, a, nil, map[string]any{"kind": a.Kind})
+		t.revert(a, nil)
+		return nil, nil
+	}
+	p, err := t.openProposal(a, chosen, initiator, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, sh := range shadows {
+		if ok, err := t.filter(sh, a, initiator); err == nil && ok {
+			t.shadow(sh, a, p, initiator, nil)
+		}
+	}
+	return p, nil
+}
+
+// policyChoice is a candidate policy with its pinned version and compiled programs.
+type policyChoice struct {
+	version   *models.PolicyVersion
+	programs  *compiled
+	filterErr error
+}
+
+// policies lists the active policies of the action's kind that cover its type, in priority
+// order, with their current versions compiled.
+func (t *txn) policies(a *models.Action) ([]*policyChoice, error) {
+	vs, err := t.tx.ActivePolicyVersions(t.ctx, t.community.ID, a.Kind)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*policyChoice, 0, len(vs))
+	for i := range vs {
+		v := &vs[i]
+		if !v.Covers(a.Type) {
+			continue
+		}
+		progs, err := t.e.programs.get(v)
+		if err != nil {
+			progs = nil // stored code no longer compiles: it governs with the error shown
+		}
+		out = append(out, &policyChoice{version: v, programs: progs, filterErr: err})
+	}
+	return out, nil
+}
+
+func (t *txn) filter(pc *policyChoice, a *models.Action, initiator MemberInfo) (bool, error) {
+	if pc.programs == nil {
+		return true, pc.filterErr
+	}
+	ev := t.evaluation(a, &models.Proposal{CreatedAt: t.now, Data: map[string]any{}}, pc.version, initiator, nil)
+	out, err := ev.run(StageFilter, pc.programs.programs[StageFilter])
+	if err != nil {
+		return false, err
+	}
+	b, _ := out.(bool)
+	return b, nil
+}
+
+func (t *txn) evaluation(a *models.Action, p *models.Proposal, v *models.PolicyVersion, initiator MemberInfo, vs []castVote) *evaluation {
+	return newEvaluation(t.now, a, p, v, t.view, initiator, vs)
+}
+
+// openProposal creates the proposal of a policy for an action and evaluates it for the first
+// time: initialize once, check, then pass, fail, or go pending (revert, notify once).
+func (t *txn) openProposal(a *models.Action, pc *policyChoice, initiator MemberInfo, stage int, parent *models.Proposal) (*models.Proposal, error) {
+	p := &models.Proposal{
+		CommunityID: t.community.ID, ActionID: a.ID, PolicyID: &pc.version.PolicyID, PolicyVersionID: pc.version.ID,
+		Stage: stage, Status: models.StatusPending, Data: map[string]any{}, Seed: rand.Int64(),
+		Rule: pc.version.Rule, CreatedAt: t.now, UpdatedAt: t.now,
+	}
+	if parent != nil {
+		p.ParentID = &parent.ID
+	}
+	if err := t.tx.InsertProposal(t.ctx, p); err != nil {
+		return nil, err
+	}
+	t.event("proposal.created", p, a, nil, map[string]any{"policy_id": pc.version.PolicyID, "policy_version_id": pc.version.ID,
+		"policy": pc.version.Name, "version": pc.version.Version, "rule": p.Rule, "seed": p.Seed, "stage": stage})
+	if pc.programs == nil || pc.filterErr != nil {
+		err := pc.filterErr
+		if err == nil {
+			err = errors.New("the policy's code does not compile")
+		}
+		t.stageError(a, p, pc.version, &policyError{Stage: StageFilter, Err: err})
+		return p, t.save(a, p)
+	}
+	ev := t.evaluation(a, p, pc.version, initiator, nil)
+	if _, err := ev.run(StageInitialize, pc.programs.programs[StageInitialize]); err != nil {
+		t.stageError(a, p, pc.version, err)
+		t.absorb(ev, a, p)
+		return p, t.save(a, p)
+	}
+	t.event("stage", p, a, nil, map[string]any{"stage": StageInitialize, "data": ev.data})
+	if err := t.check(ev, pc, a, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// check runs the check stage of an evaluation and acts on its outcome.
+func (t *txn) check(ev *evaluation, pc *policyChoice, a *models.Action, p *models.Proposal) error {
+	before := maps.Clone(ev.data)
+	out, err := ev.run(StageCheck, pc.programs.programs[StageCheck])
+	if err != nil {
+		t.stageError(a, p, pc.version, err)
+		t.absorb(ev, a, p)
+		return t.save(a, p)
+	}
+	if p.Error != "" {
+		p.Error, p.ErrorAt = "", nil
+		_ = t.tx.RecordPolicyError(t.ctx, pc.version.PolicyID, "", t.now)
+	}
+	outcome := out.(string)
+	switch outcome {
+	case Pending:
+		if !p.Notified {
+			t.event("stage", p, a, nil, map[string]any{"stage": StageCheck, "result": Pending})
+			t.revert(a, p)
+			p.Notified = true
+			if _, err := ev.run(StageNotify, pc.programs.programs[StageNotify]); err != nil {
+				t.stageError(a, p, pc.version, err)
+			} else {
+				t.event("stage", p, a, nil, map[string]any{"stage": StageNotify})
+			}
+		}
+		t.absorb(ev, a, p)
+		return t.save(a, p)
+	case Passed, Failed:
+		return t.decide(ev, pc, a, p, outcome, before)
+	}
+	return fmt.Errorf("check returned %q", outcome)
+}
+
+// decide carries out a decided proposal: the pass or fail stage, the next stage of a policy
+// bundle, execution or revert of the action, and closing the ballot.
+//
+// The audit event records the inputs of the check (data before it ran, the votes, the
+// ballot and the time) so anyone can re-run it and get the same outcome (VerifyAudit).
+func (t *txn) decide(ev *evaluation, pc *policyChoice, a *models.Action, p *models.Proposal, outcome string, dataBefore map[string]any) error {
+	stage := StagePass
+	if outcome == Failed {
+		stage = StageFail
+	}
+	if _, err := ev.run(stage, pc.programs.programs[stage]); err != nil {
+		t.stageError(a, p, pc.version, err) // stays pending: nothing is executed on a broken pass stage
+		ev.intents = nil
+		return t.save(a, p)
+	}
+	t.event("proposal.decided", p, a, nil, map[string]any{"outcome": outcome, "now": t.now, "data": dataBefore,
+		"votes": voteRecord(ev.votes), "ballot": ev.ballot})
+	p.Status = outcome
+	p.DecidedAt = &t.now
+	if ev.ballot != nil && ev.ballot.ClosedAt == nil {
+		ev.ballot.ClosedAt = &t.now
+		t.effect("close_ballot", a, p, map[string]any{"outcome": outcome})
+	}
+	var execute *Intent
+	rest := ev.intents[:0]
+	for i := range ev.intents {
+		if ev.intents[i].Kind == IntentExecute && execute == nil {
+			execute = &ev.intents[i]
+			continue
+		}
+		rest = append(rest, ev.intents[i])
+	}
+	ev.intents = rest
+	t.absorb(ev, a, p)
+	if outcome == Failed {
+		a.Status = models.StatusFailed
+		t.revert(a, p)
+		return t.save(a, p)
+	}
+	if next, ok := t.nextStage(pc, p); ok {
+		if err := t.save(a, p); err != nil {
+			return err
+		}
+		_, err := t.openProposal(a, next, ev.initiator, p.Stage+1, p)
+		return err
+	}
+	if execute == nil {
+		a.Status = models.StatusPassed
+		a.Note = "passed; the policy's pass stage did not execute it"
+	} else {
+		t.carryOut(a, execute.Payload)
+	}
+	return t.save(a, p)
+}
+
+// nextStage returns the next policy of a policy bundle, if this proposal is not the last.
+func (t *txn) nextStage(pc *policyChoice, p *models.Proposal) (*policyChoice, bool) {
+	if p.Stage >= len(pc.version.Stages) {
+		return nil, false
+	}
+	id := pc.version.Stages[p.Stage]
+	pol, err := t.tx.PolicyByID(t.ctx, t.community.ID, id)
+	if err != nil || pol.VersionID == nil {
+		return &policyChoice{version: pc.version, filterErr: fmt.Errorf("stage %d: policy %d is missing", p.Stage+2, id)}, true
+	}
+	vs, err := t.tx.PolicyVersionsByID(t.ctx, []int64{*pol.VersionID})
+	if err != nil || len(vs) != 1 {
+		return &policyChoice{version: pc.version, filterErr: fmt.Errorf("stage %d: policy %d has no version", p.Stage+2, id)}, true
+	}
+	progs, err := t.e.programs.get(&vs[0])
+	return &policyChoice{version: &vs[0], programs: progs, filterErr: err}, true
+}
+
+// carryOut executes an approved action: constitution actions are applied in this
+// transaction; platform actions become an execute effect, unless they happened on the
+// platform and were never reverted, in which case they simply stand.
+func (t *txn) carryOut(a *models.Action, payload map[string]any) {
+	if a.Type == TypeElection {
+		t.carryOutElection(a, payload)
+		return
+	}
+	switch {
+	case a.Platform == ConstitutionPlatform:
+		if err := t.e.applyConstitution(t.ctx, t.tx, a, t.now); err != nil {
+			a.Status = models.StatusFailed
+			a.Note = "passed, but could not be applied: " + err.Error()
+			t.event("action.apply_failed", nil, a, nil, map[string]any{"error": err.Error()})
+			return
+		}
+		a.Status = models.StatusExecuted
+		t.event("action.applied", nil, a, nil, map[string]any{"type": a.Type})
+	case a.Origin == models.OriginPlatform && !a.Reverted:
+		a.Status = models.StatusExecuted // it already happened; it stands
+	default:
+		a.Status = models.StatusPassed // executed when the runtime delivers the effect
+		t.effect(IntentExecute, a, nil, map[string]any{"type": a.Type})
+	}
+}
+
+// revert undoes a platform action that already happened, once.
+func (t *txn) revert(a *models.Action, p *models.Proposal) {
+	if a.Origin != models.OriginPlatform || a.Reverted {
+		return
+	}
+	a.Reverted = true
+	t.effect(IntentRevert, a, p, map[string]any{"type": a.Type})
+}
+
+// absorb turns an evaluation's recorded intents (other than execute) into effects, role
+// changes and the proposal's new data and ballot.
+func (t *txn) absorb(ev *evaluation, a *models.Action, p *models.Proposal) {
+	for _, in := range ev.intents {
+		switch in.Kind {
+		case IntentRevert:
+			t.revert(a, p)
+		case IntentNotify, IntentPost:
+			t.effect(in.Kind, a, p, in.Payload)
+		case IntentStartVote:
+			t.event("ballot.opened", p, a, nil, ev.ballot)
+			if a.Platform != ConstitutionPlatform {
+				t.effect("open_ballot", a, p, map[string]any{"kind": ev.ballot.Kind, "opened_at": ev.ballot.OpenedAt})
+			}
+		case IntentGrantRole, IntentRevokeRole:
+			if err := t.changeRole(in); err != nil {
+				t.event("role.change_failed", p, a, nil, map[string]any{"intent": in, "error": err.Error()})
+			} else {
+				t.event("role.changed", p, a, nil, in)
+			}
+		case IntentExecute:
+			// Only a decided pass executes; an execute() in another stage is ignored, as the
+			// policy editor warns.
+		}
+	}
+	ev.intents = nil
+	p.Data = ev.data
+	p.Ballot = ev.ballot
+}
+
+func (t *txn) changeRole(in Intent) error {
+	role, _ := in.Payload["role"].(string)
+	r, err := t.tx.RoleByName(t.ctx, t.community.ID, role)
+	if err != nil {
+		return err
+	}
+	for _, id := range toIDs(in.Payload["members"]) {
+		if in.Kind == IntentGrantRole {
+			err = t.tx.GrantRole(t.ctx, t.community.ID, int64(id), r.ID)
+		} else {
+			err = t.tx.RevokeRole(t.ctx, t.community.ID, int64(id), r.ID)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stageError records a policy error on the proposal and the policy. The proposal stays
+// pending; a platform action is reverted while it waits.
+func (t *txn) stageError(a *models.Action, p *models.Proposal, v *models.PolicyVersion, err error) {
+	msg := err.Error()
+	if p.Error != msg {
+		t.event("stage.error", p, a, nil, map[string]any{"error": msg})
+		t.e.log.Warn("policy error", "community", t.community.Slug, "policy", v.Name, "version", v.Version, "proposal", p.ID, "err", msg)
+	}
+	p.Error, p.ErrorAt = msg, &t.now
+	_ = t.tx.RecordPolicyError(t.ctx, v.PolicyID, msg, t.now)
+	t.revert(a, p)
+}
+
+func (t *txn) save(a *models.Action, p *models.Proposal) error {
+	now := t.now
+	p.CheckedAt = &now
+	if err := t.tx.UpdateProposal(t.ctx, p); err != nil {
+		return err
+	}
+	return t.tx.UpdateAction(t.ctx, a)
+}
+
+// shadow evaluates a dry-run policy beside the enforcing one and records what it would
+// decide. Its memory (a jury it drew) is kept with the shadow decision.
+func (t *txn) shadow(pc *policyChoice, a *models.Action, p *models.Proposal, initiator MemberInfo, vs []castVote) {
+	prior, _ := t.tx.ShadowDecisions(t.ctx, t.community.ID, p.ID, pc.version.PolicyID)
+	sp := &models.Proposal{ID: p.ID, CreatedAt: p.CreatedAt, Seed: p.Seed, Data: map[string]any{}, Ballot: p.Ballot}
+	first := true
+	for _, d := range prior {
+		if d.PolicyVersionID == pc.version.ID {
+			if d.Outcome != Pending {
+				return // already decided
+			}
+			sp.Data, first = d.Data, false
+		}
+	}
+	d := &models.ShadowDecision{CommunityID: t.community.ID, ProposalID: p.ID, PolicyID: pc.version.PolicyID, PolicyVersionID: pc.version.ID, Outcome: Pending}
+	ev := t.evaluation(a, sp, pc.version, initiator, vs)
+	var err error
+	if pc.programs == nil {
+		err = pc.filterErr
+	} else {
+		if first {
+			_, err = ev.run(StageInitialize, pc.programs.programs[StageInitialize])
+		}
+		if err == nil {
+			var out any
+			if out, err = ev.run(StageCheck, pc.programs.programs[StageCheck]); err == nil {
+				d.Outcome = out.(string)
+			}
+		}
+	}
+	if err != nil {
+		d.Error = err.Error()
+	}
+	d.Data = ev.data
+	if d.Outcome != Pending {
+		d.DecidedAt = &t.now
+		t.event("dry_run.decided", p, a, nil, map[string]any{"policy_id": pc.version.PolicyID, "version": pc.version.Version, "outcome": d.Outcome})
+	}
+	_ = t.tx.SaveShadowDecision(t.ctx, d)
+}
+
+func memberInfo(m *models.MemberWithPermissions) MemberInfo {
+	return MemberInfo{ID: int(m.ID), Name: m.DisplayName, Roles: m.Roles}
+}
+
+func voteRecord(vs []castVote) []map[string]any {
+	out := make([]map[string]any, len(vs))
+	for i, v := range vs {
+		out[i] = map[string]any{"member": v.member, "value": v.value}
+	}
+	return out
+}

@@ -1,0 +1,388 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"policykit/models"
+)
+
+// VoteResult is a recorded vote and what it did to its proposal.
+type VoteResult struct {
+	Proposal *models.Proposal
+	Tally    *Tally
+	Changed  bool // the member had voted before and changed the vote
+}
+
+// CastVote records a member's vote and re-checks the proposal at once, in one transaction.
+// The proposal row is locked (PostgreSQL) or the database is (SQLite), so concurrent votes
+// queue: none is lost or doubled, and the proposal is decided once.
+func (e *Engine) CastVote(ctx context.Context, communityID, proposalID, memberID int64, value any, via string) (*VoteResult, error) {
+	var res *VoteResult
+	err := e.withTx(ctx, func(tx *models.Store) (bool, error) {
+		t, err := e.begin(ctx, tx, communityID)
+		if err != nil {
+			return false, err
+		}
+		p, err := tx.LockProposal(ctx, proposalID)
+		if err != nil || p.CommunityID != communityID {
+			return false, fmt.Errorf("proposal: %w", models.ErrNotFound)
+		}
+		m, err := tx.MemberByID(ctx, communityID, memberID)
+		if err != nil {
+			return false, err
+		}
+		if m.LeftAt != nil {
+			return false, fmt.Errorf("you have left this community: %w", models.ErrForbidden)
+		}
+		if p.Status != models.StatusPending {
+			return false, fmt.Errorf("voting has closed: the proposal %s: %w", p.Status, models.ErrConflict)
+		}
+		if p.Ballot == nil || p.Ballot.ClosedAt != nil {
+			return false, models.Invalid("value", "no vote is open on this proposal")
+		}
+		if !p.Ballot.IsEligible(memberID) {
+			return false, fmt.Errorf("you are not eligible to vote on this proposal: %w", models.ErrForbidden)
+		}
+		val, err := ValidateVote(p.Ballot, value)
+		if err != nil {
+			return false, err
+		}
+		v := &models.Vote{CommunityID: communityID, ProposalID: p.ID, MemberID: memberID, Value: val, Via: via}
+		changed, err := tx.UpsertVote(ctx, v)
+		if err != nil {
+			return false, err
+		}
+		kind := "vote.cast"
+		if changed {
+			kind = "vote.changed"
+		}
+		a := &models.Action{ID: p.ActionID}
+		t.event(kind, p, a, &memberID, map[string]any{"value": val, "via": via})
+		if err := t.recheck(p); err != nil {
+			return false, err
+		}
+		tally, err := t.tally(p)
+		if err != nil {
+			return false, err
+		}
+		if p.Status == models.StatusPending && p.Ballot != nil {
+			if act, err := tx.ActionByID(ctx, communityID, p.ActionID); err == nil && act.Platform != ConstitutionPlatform {
+				t.effect("update_ballot", act, p, map[string]any{"voters": tally.Voters, "counts": tally.Counts})
+			}
+		}
+		res = &VoteResult{Proposal: p, Tally: tally, Changed: changed}
+		return t.flush()
+	})
+	return res, err
+}
+
+// Recheck re-evaluates one pending proposal now.
+func (e *Engine) Recheck(ctx context.Context, communityID, proposalID int64) (*models.Proposal, error) {
+	var out *models.Proposal
+	err := e.withTx(ctx, func(tx *models.Store) (bool, error) {
+		t, err := e.begin(ctx, tx, communityID)
+		if err != nil {
+			return false, err
+		}
+		p, err := tx.LockProposal(ctx, proposalID)
+		if err != nil || p.CommunityID != communityID {
+			return false, fmt.Errorf("proposal: %w", models.ErrNotFound)
+		}
+		if err := t.recheck(p); err != nil {
+			return false, err
+		}
+		out = p
+		return t.flush()
+	})
+	return out, err
+}
+
+// Tally counts a proposal's votes.
+func (e *Engine) Tally(ctx context.Context, p *models.Proposal) (*Tally, error) {
+	t := &txn{e: e, ctx: ctx, tx: e.store}
+	return t.tally(p)
+}
+
+func (t *txn) tally(p *models.Proposal) (*Tally, error) {
+	if p.Ballot == nil {
+		return nil, nil
+	}
+	vs, err := t.tx.VotesOf(t.ctx, []int64{p.ID})
+	if err != nil {
+		return nil, err
+	}
+	left, err := t.tx.LeftMemberIDs(t.ctx, p.CommunityID)
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[int64]bool, len(left))
+	for _, id := range left {
+		set[id] = true
+	}
+	return TallyOf(p.Ballot, vs[p.ID], set), nil
+}
+
+// recheck re-runs the check stage of a locked, pending proposal and acts on the outcome.
+func (t *txn) recheck(p *models.Proposal) error {
+	if p.Status != models.StatusPending {
+		return nil
+	}
+	a, err := t.tx.ActionByID(t.ctx, p.CommunityID, p.ActionID)
+	if err != nil {
+		return err
+	}
+	vs, err := t.tx.PolicyVersionsByID(t.ctx, []int64{p.PolicyVersionID})
+	if err != nil || len(vs) != 1 {
+		return fmt.Errorf("policy version %d of proposal %d: %w", p.PolicyVersionID, p.ID, errors.Join(err, models.ErrNotFound))
+	}
+	v := &vs[0]
+	initiator, err := t.initiator(a)
+	if err != nil {
+		return err
+	}
+	votes, err := t.tx.VotesOf(t.ctx, []int64{p.ID})
+	if err != nil {
+		return err
+	}
+	cast := decodeVotes(votes[p.ID])
+	progs, cerr := t.e.programs.get(v)
+	pc := &policyChoice{version: v, programs: progs, filterErr: cerr}
+	if progs == nil {
+		t.stageError(a, p, v, cerr)
+		return t.save(a, p)
+	}
+	if err := t.check(t.evaluation(a, p, v, initiator, cast), pc, a, p); err != nil {
+		return err
+	}
+	return t.recheckShadows(a, p, initiator, cast)
+}
+
+// recheckShadows re-evaluates the dry-run policies still undecided on a proposal.
+func (t *txn) recheckShadows(a *models.Action, p *models.Proposal, initiator MemberInfo, cast []castVote) error {
+	ds, err := t.tx.ShadowDecisions(t.ctx, t.community.ID, p.ID, 0)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for _, d := range ds {
+		if d.Outcome == Pending {
+			ids = append(ids, d.PolicyVersionID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	vs, err := t.tx.PolicyVersionsByID(t.ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range vs {
+		progs, cerr := t.e.programs.get(&vs[i])
+		t.shadow(&policyChoice{version: &vs[i], programs: progs, filterErr: cerr}, a, p, initiator, cast)
+	}
+	return nil
+}
+
+func (t *txn) initiator(a *models.Action) (MemberInfo, error) {
+	if a.InitiatorID == nil {
+		return MemberInfo{}, nil
+	}
+	infos, err := t.tx.MemberInfos(t.ctx, []int64{*a.InitiatorID})
+	if err != nil {
+		return MemberInfo{}, err
+	}
+	m := infos[*a.InitiatorID]
+	return MemberInfo{ID: int(m.ID), Name: m.DisplayName, Roles: m.Roles}, nil
+}
+
+// PassStats describes one check pass over the pending proposals.
+type PassStats struct {
+	Started  time.Time
+	Duration time.Duration
+	Checked  int // proposals evaluated
+	Decided  int // proposals that passed or failed
+	Errors   int // proposals whose policy raised an error
+}
+
+// checkBatchSize is how many pending proposals one pass loads at a time.
+const checkBatchSize = 1000
+
+// CheckPending re-checks every pending proposal, set-wise: each batch loads its proposals,
+// actions, policy versions, initiators and votes in one query each and evaluates the cached
+// programs in memory. Only proposals whose outcome or error changed are written, in one
+// transaction per batch that locks them and re-evaluates them there, so a replica racing on
+// the same proposal cannot decide it twice.
+func (e *Engine) CheckPending(ctx context.Context) (PassStats, error) {
+	stats := PassStats{Started: e.Now()}
+	var after int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return stats, err
+		}
+		ids, err := e.store.PendingProposalIDs(ctx, after, checkBatchSize)
+		if err != nil {
+			return stats, err
+		}
+		if len(ids) == 0 {
+			break
+		}
+		if err := e.checkBatch(ctx, ids, &stats); err != nil {
+			return stats, err
+		}
+		after = ids[len(ids)-1]
+	}
+	stats.Duration = e.Now().Sub(stats.Started)
+	return stats, nil
+}
+
+func (e *Engine) checkBatch(ctx context.Context, ids []int64, stats *PassStats) error {
+	b, err := e.loadBatch(ctx, ids)
+	if err != nil {
+		return err
+	}
+	now := e.Now()
+	changed := map[int64][]int64{} // community → proposals to write
+	for i := range b.proposals {
+		p := &b.proposals[i]
+		stats.Checked++
+		a, v := b.actions[p.ActionID], b.versions[p.PolicyVersionID]
+		if a == nil || v == nil {
+			continue
+		}
+		progs, cerr := e.programs.get(v)
+		if cerr != nil {
+			if p.Error == "" {
+				changed[p.CommunityID] = append(changed[p.CommunityID], p.ID)
+			}
+			stats.Errors++
+			continue
+		}
+		init := MemberInfo{}
+		if a.InitiatorID != nil {
+			m := b.members[*a.InitiatorID]
+			init = MemberInfo{ID: int(m.ID), Name: m.DisplayName, Roles: m.Roles}
+		}
+		ev := newEvaluation(now, a, p, v, b.view(ctx, e.store, p.CommunityID), init, decodeVotes(b.votes[p.ID]))
+		out, err := ev.run(StageCheck, progs.programs[StageCheck])
+		switch {
+		case err != nil:
+			stats.Errors++
+			if p.Error != err.Error() {
+				changed[p.CommunityID] = append(changed[p.CommunityID], p.ID)
+			}
+		case out != Pending || p.Error != "" || len(ev.intents) > 0 || ev.dataDirty:
+			changed[p.CommunityID] = append(changed[p.CommunityID], p.ID)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return e.withTx(ctx, func(tx *models.Store) (bool, error) {
+		effects := false
+		for cid, pids := range changed {
+			t, err := e.begin(ctx, tx, cid)
+			if err != nil {
+				return false, err
+			}
+			t.now = now
+			for _, id := range pids {
+				p, err := tx.LockProposal(ctx, id)
+				if err != nil {
+					return false, err
+				}
+				if err := t.recheck(p); err != nil {
+					return false, err
+				}
+				if p.Status != models.StatusPending {
+					stats.Decided++
+				}
+			}
+			added, err := t.flush()
+			if err != nil {
+				return false, err
+			}
+			effects = effects || added
+		}
+		return effects, nil
+	})
+}
+
+// batch is everything one check batch reads, loaded set-wise.
+type batch struct {
+	proposals []models.Proposal
+	actions   map[int64]*models.Action
+	versions  map[int64]*models.PolicyVersion
+	members   map[int64]models.MemberWithRoles
+	votes     map[int64][]models.Vote
+	views     map[int64]*communityView
+	comms     map[int64]*models.Community
+}
+
+func (e *Engine) loadBatch(ctx context.Context, ids []int64) (*batch, error) {
+	ps, err := e.store.ProposalsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	b := &batch{proposals: ps, actions: map[int64]*models.Action{}, versions: map[int64]*models.PolicyVersion{},
+		views: map[int64]*communityView{}, comms: map[int64]*models.Community{}}
+	actionIDs, versionIDs, communityIDs := distinct(ps, func(p models.Proposal) int64 { return p.ActionID }),
+		distinct(ps, func(p models.Proposal) int64 { return p.PolicyVersionID }),
+		distinct(ps, func(p models.Proposal) int64 { return p.CommunityID })
+	as, err := e.store.ActionsByID(ctx, actionIDs)
+	if err != nil {
+		return nil, err
+	}
+	var initiators []int64
+	for i := range as {
+		b.actions[as[i].ID] = &as[i]
+		if as[i].InitiatorID != nil {
+			initiators = append(initiators, *as[i].InitiatorID)
+		}
+	}
+	vs, err := e.store.PolicyVersionsByID(ctx, versionIDs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range vs {
+		b.versions[vs[i].ID] = &vs[i]
+	}
+	if b.members, err = e.store.MemberInfos(ctx, initiators); err != nil {
+		return nil, err
+	}
+	if b.votes, err = e.store.VotesOf(ctx, ids); err != nil {
+		return nil, err
+	}
+	cs, err := e.store.CommunitiesByID(ctx, communityIDs)
+	if err != nil {
+		return nil, err
+	}
+	for i := range cs {
+		b.comms[cs[i].ID] = &cs[i]
+	}
+	return b, nil
+}
+
+// view returns the batch's shared community view (members and roles loaded at most once).
+func (b *batch) view(ctx context.Context, store *models.Store, communityID int64) *communityView {
+	v, ok := b.views[communityID]
+	if !ok {
+		v = newCommunityView(ctx, store, b.comms[communityID])
+		b.views[communityID] = v
+	}
+	return v
+}
+
+func distinct[T any](items []T, key func(T) int64) []int64 {
+	seen := make(map[int64]bool, len(items))
+	out := make([]int64, 0, len(items))
+	for _, it := range items {
+		if k := key(it); !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -1,0 +1,322 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+// Where an action came from.
+const (
+	OriginPlatform = "platform" // it already happened on the platform; governing it may revert it
+	OriginWeb      = "web"      // proposed on the website; executed only on pass
+	OriginAPI      = "api"      // proposed through the JSON API; executed only on pass
+)
+
+// Action and proposal statuses.
+const (
+	StatusPending  = "pending"
+	StatusPassed   = "passed"   // decided; its execution is recorded as an effect still to deliver
+	StatusFailed   = "failed"   //
+	StatusExecuted = "executed" // carried out (or, for a platform action that passed at once, left standing)
+)
+
+// Action is something a member did or proposes.
+type Action struct {
+	ID           int64
+	CommunityID  int64
+	Type         string // "<platform>.<verb>_<object>", e.g. constitution.add_document
+	Kind         string // KindPlatform or KindConstitution
+	Platform     string // "constitution" for the website itself
+	InitiatorID  *int64
+	Params       map[string]any    `gorm:"serializer:json"`
+	Origin       string            //
+	ExternalRefs map[string]string `gorm:"serializer:json"` // platform ids: channel, message ts...
+	Status       string
+	Reverted     bool   // we undid it on the platform (it happened there and is pending or failed)
+	BundleID     *int64 // the election this action is a candidate of
+	Note         string // why the engine decided as it did, when no proposal explains it
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Ballot is the vote a policy opened on a proposal, with its electorate frozen at opening.
+type Ballot struct {
+	Kind     string            `json:"kind"` // yes_no, choice, approval, ranking, score, consensus
+	Options  []string          `json:"options,omitempty"`
+	Max      int               `json:"max,omitempty"` // highest score on a score ballot
+	Eligible []int64           `json:"eligible"`
+	OpenedAt time.Time         `json:"opened_at"`
+	ClosedAt *time.Time        `json:"closed_at,omitempty"`
+	DM       bool              `json:"dm,omitempty"` // ask each voter privately on the platform
+	Refs     map[string]string `json:"refs,omitempty"`
+}
+
+// IsEligible tells whether a member may vote on the ballot.
+func (b *Ballot) IsEligible(memberID int64) bool {
+	for _, id := range b.Eligible {
+		if id == memberID {
+			return true
+		}
+	}
+	return false
+}
+
+// Proposal is one action governed by one pinned policy version.
+type Proposal struct {
+	ID              int64
+	CommunityID     int64
+	ActionID        int64
+	PolicyID        *int64
+	PolicyVersionID int64
+	Stage           int    // 0 for the first policy of a bundle, 1 for the next...
+	ParentID        *int64 // the previous stage's proposal
+	Status          string
+	Data            map[string]any `gorm:"serializer:json"` // the policy's memory (get/set)
+	Seed            int64          // seeds sample(): the same jury every time it is recomputed
+	Rule            string         // the plain-language rule, frozen at creation
+	Ballot          *Ballot        `gorm:"serializer:json"`
+	Notified        bool
+	Error           string // the latest evaluation error; the proposal stays pending while set
+	ErrorAt         *time.Time
+	CheckedAt       *time.Time
+	DecidedAt       *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Vote is one member's ballot on a proposal; changeable until the proposal closes.
+type Vote struct {
+	ID          int64
+	CommunityID int64
+	ProposalID  int64
+	MemberID    int64
+	Value       string // JSON: "yes", "option", ["a","b"], {"a":3}
+	Via         string // web, api, slack, discord, reddit
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// ShadowDecision is what a dry-run policy would have decided about a proposal.
+type ShadowDecision struct {
+	ID              int64
+	CommunityID     int64
+	ProposalID      int64
+	PolicyID        int64
+	PolicyVersionID int64
+	Outcome         string
+	Data            map[string]any `gorm:"serializer:json"`
+	Error           string
+	DecidedAt       *time.Time
+	UpdatedAt       time.Time
+}
+
+// InsertAction stores a new action.
+func (s *Store) InsertAction(ctx context.Context, a *Action) error {
+	if err := s.q(ctx).Create(a).Error; err != nil {
+		return fmt.Errorf("insert action: %w", err)
+	}
+	return nil
+}
+
+// UpdateAction stores an action's status, reverted flag, references and note.
+func (s *Store) UpdateAction(ctx context.Context, a *Action) error {
+	a.UpdatedAt = time.Now().UTC()
+	return s.q(ctx).Model(&Action{}).Where("id = ?", a.ID).
+		Select("status", "reverted", "external_refs", "note", "updated_at").Updates(a).Error
+}
+
+// ActionByID finds an action of a community.
+func (s *Store) ActionByID(ctx context.Context, communityID, id int64) (*Action, error) {
+	var a Action
+	if err := s.q(ctx).Where("community_id = ? AND id = ?", communityID, id).First(&a).Error; err != nil {
+		return nil, notFound(err, "action")
+	}
+	return &a, nil
+}
+
+// ActionsByID loads actions by id.
+func (s *Store) ActionsByID(ctx context.Context, ids []int64) ([]Action, error) {
+	var as []Action
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	err := s.q(ctx).Where("id IN ?", ids).Find(&as).Error
+	return as, err
+}
+
+// BundleCandidates lists the candidate actions of an election, in the order proposed.
+func (s *Store) BundleCandidates(ctx context.Context, bundleID int64) ([]Action, error) {
+	var as []Action
+	err := s.q(ctx).Where("bundle_id = ?", bundleID).Order("id").Find(&as).Error
+	return as, err
+}
+
+// InsertProposal stores a new proposal.
+func (s *Store) InsertProposal(ctx context.Context, p *Proposal) error {
+	if err := s.q(ctx).Create(p).Error; err != nil {
+		return fmt.Errorf("insert proposal: %w", err)
+	}
+	return nil
+}
+
+// UpdateProposal stores a proposal's evaluation state.
+func (s *Store) UpdateProposal(ctx context.Context, p *Proposal) error {
+	p.UpdatedAt = time.Now().UTC()
+	return s.q(ctx).Model(&Proposal{}).Where("id = ?", p.ID).
+		Select("status", "data", "ballot", "notified", "error", "error_at", "checked_at", "decided_at", "updated_at").
+		Updates(p).Error
+}
+
+// ProposalByID finds a proposal of a community.
+func (s *Store) ProposalByID(ctx context.Context, communityID, id int64) (*Proposal, error) {
+	var p Proposal
+	if err := s.q(ctx).Where("community_id = ? AND id = ?", communityID, id).First(&p).Error; err != nil {
+		return nil, notFound(err, "proposal")
+	}
+	return &p, nil
+}
+
+// LockProposal reads a proposal and, on PostgreSQL, locks its row until the transaction
+// ends, so two deciders never decide it twice. (SQLite transactions already take the
+// database write lock at BEGIN.)
+func (s *Store) LockProposal(ctx context.Context, id int64) (*Proposal, error) {
+	var p Proposal
+	q := s.q(ctx)
+	if s.Dialect() == DialectPostgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Where("id = ?", id).First(&p).Error; err != nil {
+		return nil, notFound(err, "proposal")
+	}
+	return &p, nil
+}
+
+// ProposalsOfAction lists the proposals of an action, oldest first.
+func (s *Store) ProposalsOfAction(ctx context.Context, actionID int64) ([]Proposal, error) {
+	var ps []Proposal
+	err := s.q(ctx).Where("action_id = ?", actionID).Order("id").Find(&ps).Error
+	return ps, err
+}
+
+// ProposalFilter selects proposals of a community for listing.
+type ProposalFilter struct {
+	Status     string
+	ActionType string
+	PolicyID   int64
+	BeforeID   int64 // keyset pagination: only ids below this
+	Limit      int
+}
+
+// ProposalRow is a proposal with what a list shows about it.
+type ProposalRow struct {
+	Proposal
+	ActionType  string
+	InitiatorID *int64
+	PolicyName  string
+}
+
+// ListProposals lists a community's proposals, newest first, in one query.
+func (s *Store) ListProposals(ctx context.Context, communityID int64, f ProposalFilter) ([]ProposalRow, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	q := s.q(ctx).Table("proposals").
+		Select("proposals.*, actions.type AS action_type, actions.initiator_id, policy_versions.name AS policy_name").
+		Joins("JOIN actions ON actions.id = proposals.action_id").
+		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
+		Where("proposals.community_id = ?", communityID)
+	if f.Status != "" {
+		q = q.Where("proposals.status = ?", f.Status)
+	}
+	if f.ActionType != "" {
+		q = q.Where("actions.type = ?", f.ActionType)
+	}
+	if f.PolicyID != 0 {
+		q = q.Where("proposals.policy_id = ?", f.PolicyID)
+	}
+	if f.BeforeID != 0 {
+		q = q.Where("proposals.id < ?", f.BeforeID)
+	}
+	var rows []ProposalRow
+	err := q.Order("proposals.id DESC").Limit(f.Limit).Find(&rows).Error
+	return rows, err
+}
+
+// PendingProposalIDs pages through every pending proposal id above afterID, in id order.
+func (s *Store) PendingProposalIDs(ctx context.Context, afterID int64, limit int) ([]int64, error) {
+	var ids []int64
+	err := s.q(ctx).Model(&Proposal{}).Where("status = ? AND id > ?", StatusPending, afterID).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// ProposalsByID loads proposals by id.
+func (s *Store) ProposalsByID(ctx context.Context, ids []int64) ([]Proposal, error) {
+	var ps []Proposal
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	err := s.q(ctx).Where("id IN ?", ids).Order("id").Find(&ps).Error
+	return ps, err
+}
+
+// UpsertVote records a member's vote, replacing an earlier one (one per member and proposal,
+// enforced by a unique key, so concurrent votes never double).
+func (s *Store) UpsertVote(ctx context.Context, v *Vote) (changed bool, err error) {
+	now := time.Now().UTC()
+	v.CreatedAt, v.UpdatedAt = now, now
+	var prior int64
+	if err := s.q(ctx).Model(&Vote{}).Where("proposal_id = ? AND member_id = ?", v.ProposalID, v.MemberID).Count(&prior).Error; err != nil {
+		return false, err
+	}
+	err = s.q(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "proposal_id"}, {Name: "member_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"value", "via", "updated_at"}),
+	}).Create(v).Error
+	if err != nil {
+		return false, fmt.Errorf("record vote: %w", err)
+	}
+	return prior > 0, nil
+}
+
+// VotesOf loads the votes on a set of proposals in one query, grouped by proposal.
+func (s *Store) VotesOf(ctx context.Context, proposalIDs []int64) (map[int64][]Vote, error) {
+	out := make(map[int64][]Vote, len(proposalIDs))
+	if len(proposalIDs) == 0 {
+		return out, nil
+	}
+	var vs []Vote
+	if err := s.q(ctx).Where("proposal_id IN ?", proposalIDs).Order("id").Find(&vs).Error; err != nil {
+		return nil, fmt.Errorf("load votes: %w", err)
+	}
+	for _, v := range vs {
+		out[v.ProposalID] = append(out[v.ProposalID], v)
+	}
+	return out, nil
+}
+
+// SaveShadowDecision records (or updates) what a dry-run policy would decide.
+func (s *Store) SaveShadowDecision(ctx context.Context, d *ShadowDecision) error {
+	d.UpdatedAt = time.Now().UTC()
+	return s.q(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "proposal_id"}, {Name: "policy_version_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"outcome", "data", "error", "decided_at", "updated_at"}),
+	}).Create(d).Error
+}
+
+// ShadowDecisions lists the dry-run results recorded for a proposal or a policy.
+func (s *Store) ShadowDecisions(ctx context.Context, communityID int64, proposalID, policyID int64) ([]ShadowDecision, error) {
+	q := s.q(ctx).Where("community_id = ?", communityID)
+	if proposalID != 0 {
+		q = q.Where("proposal_id = ?", proposalID)
+	}
+	if policyID != 0 {
+		q = q.Where("policy_id = ?", policyID)
+	}
+	var ds []ShadowDecision
+	err := q.Order("id").Find(&ds).Error
+	return ds, err
+}
