@@ -52,11 +52,11 @@ type Env struct {
 	// Vote-counting methods. Each returns PASSED, FAILED or PENDING by an exact rule (see
 	// engine/votes). opts is a map: among (list, default eligible), of ("cast" | "eligible"),
 	// quorum (int), deadline (duration or "48h"), at_deadline ("decide" | "pass" | "fail").
-	Majority      func(opts ...map[string]any) string                `expr:"majority"`
-	Supermajority func(num, den int, opts ...map[string]any) string  `expr:"supermajority"`
-	Unanimity     func(opts ...map[string]any) string                `expr:"unanimity"`
-	Threshold     func(k int, opts ...map[string]any) string         `expr:"threshold"`
-	Consensus     func(minAgree int, opts ...map[string]any) string  `expr:"consensus"`
+	Majority      func(opts ...map[string]any) string                    `expr:"majority"`
+	Supermajority func(num, den int, opts ...map[string]any) string      `expr:"supermajority"`
+	Unanimity     func(opts ...map[string]any) string                    `expr:"unanimity"`
+	Threshold     func(k int, opts ...map[string]any) string             `expr:"threshold"`
+	Consensus     func(minAgree int, opts ...map[string]any) string      `expr:"consensus"`
 	LazyConsensus func(maxObjections int, opts ...map[string]any) string `expr:"lazy_consensus"`
 	// Election winners among the ballot's options ("" when there is none).
 	PluralityWinner    func(opts ...map[string]any) string `expr:"plurality_winner"`
@@ -65,7 +65,7 @@ type Env struct {
 	ScoreWinner        func(opts ...map[string]any) string `expr:"score_winner"`
 
 	// Get reads the proposal's memory; Set writes it (visible to later stages).
-	Get func(key string) any            `expr:"get"`
+	Get func(key string) any             `expr:"get"`
 	Set func(key string, value any) bool `expr:"set"`
 
 	// Effects (recorded, delivered after the decision is stored).
@@ -113,8 +113,8 @@ type ProposalInfo struct {
 	Age       time.Duration  `expr:"age"` // now minus creation
 	CreatedAt time.Time      `expr:"created_at"`
 	Data      map[string]any `expr:"data"`
-	Votes     int            `expr:"votes"` // ballots cast so far
-	Stage     int            `expr:"stage"` // 0 for the first policy of a bundle
+	Votes     int            `expr:"votes"`  // ballots cast so far
+	Stage     int            `expr:"stage"`  // 0 for the first policy of a bundle
 	Ballot    string         `expr:"ballot"` // the open ballot's kind, "" if none
 }
 

@@ -45,7 +45,7 @@ func approvedByRole(role string) models.PolicyFields {
 		Kind: models.KindConstitution, Name: role + " approves changes", Mode: models.ModeEnforce, Active: true, Priority: 1000,
 		Description: rule, Rule: rule, ActionTypes: []string{}, Stages: []int64{},
 		NotifySrc: fmt.Sprintf("start_vote(\"yes_no\", {among: with_role(%s)});\nnotify(with_role(%s), \"A proposed change needs your decision.\")", q, q),
-		CheckSrc: fmt.Sprintf("has_role(action.initiator, %s) ? PASSED\n  : yes(with_role(%s)) >= 1 ? PASSED\n  : no(with_role(%s)) >= 1 ? FAILED\n  : PENDING", q, q, q),
+		CheckSrc:  fmt.Sprintf("has_role(action.initiator, %s) ? PASSED\n  : yes(with_role(%s)) >= 1 ? PASSED\n  : no(with_role(%s)) >= 1 ? FAILED\n  : PENDING", q, q, q),
 	}
 }
 

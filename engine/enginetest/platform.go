@@ -92,7 +92,9 @@ func (p *Platform) Execute(_ context.Context, c engine.Call) (map[string]string,
 }
 
 // Revert implements engine.Platform.
-func (p *Platform) Revert(_ context.Context, c engine.Call) error { return p.record(c, "revert", "", nil) }
+func (p *Platform) Revert(_ context.Context, c engine.Call) error {
+	return p.record(c, "revert", "", nil)
+}
 
 // Post implements engine.Platform.
 func (p *Platform) Post(_ context.Context, c engine.Call, text string) error {
