@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"policykit/engine"
 	"policykit/handlers"
 	"policykit/models"
 	"policykit/static"
@@ -192,12 +193,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	eng, err := engine.New(store, engine.Options{Log: log})
+	if err != nil {
+		return err
+	}
 	gin.SetMode(gin.ReleaseMode)
 	h, err := handlers.New(handlers.Config{
 		BaseURL:       cfg.BaseURL,
 		SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://"),
 		Version:       version,
-	}, handlers.Deps{Store: store, Log: log, Templates: templates.FS, Static: static.FS, Registry: reg})
+	}, handlers.Deps{Engine: eng, Store: store, Log: log, Templates: templates.FS, Static: static.FS, Registry: reg})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"policykit/engine"
 	"policykit/models"
 )
 
@@ -22,6 +23,7 @@ type Config struct {
 
 // Handler serves every page and API route.
 type Handler struct {
+	engine   *engine.Engine
 	store    *models.Store
 	log      *slog.Logger
 	cfg      Config
@@ -39,6 +41,7 @@ type httpMetrics struct {
 
 // Deps are the parts a Handler is built from.
 type Deps struct {
+	Engine    *engine.Engine
 	Store     *models.Store
 	Log       *slog.Logger
 	Templates fs.FS
@@ -65,7 +68,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if err := registerAll(d.Registry, m.requests, m.latency); err != nil {
 		return nil, err
 	}
-	return &Handler{store: d.Store, log: d.Log, cfg: cfg, tmpl: tmpl, md: md, static: d.Static, metrics: m, gatherer: d.Registry}, nil
+	return &Handler{engine: d.Engine, store: d.Store, log: d.Log, cfg: cfg, tmpl: tmpl, md: md, static: d.Static, metrics: m, gatherer: d.Registry}, nil
 }
 
 func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"policykit/engine"
 	"policykit/handlers"
 	"policykit/models"
 	"policykit/models/modelstest"
@@ -38,8 +39,12 @@ func newTestApp(t *testing.T) *testApp {
 	mux := http.NewServeMux()
 	app.srv = httptest.NewServer(mux)
 	t.Cleanup(app.srv.Close)
+	eng, err := engine.New(store, engine.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := handlers.New(handlers.Config{BaseURL: app.srv.URL, Version: "test"}, handlers.Deps{
-		Store: store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Engine: eng, Store: store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Templates: templates.FS, Static: static.FS, Registry: prometheus.NewRegistry(),
 	})
 	if err != nil {
