@@ -127,7 +127,7 @@ type txn struct {
 }
 
 func (e *Engine) begin(ctx context.Context, tx *models.Store, communityID int64) (*txn, error) {
-	c, err := tx.CommunityByID(ctx, communityID)
+	c, err := tx.LockCommunity(ctx, communityID)
 	if err != nil {
 		return nil, err
 	}

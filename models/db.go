@@ -37,6 +37,7 @@ func Open(ctx context.Context, dsn string, secretKey []byte) (*Store, error) {
 	cfg := &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
+		PrepareStmt:            true,
 		TranslateError:         true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	}
