@@ -22,81 +22,75 @@ type VoteResult struct {
 // queue: none is lost or doubled, and the proposal is decided once.
 func (e *Engine) CastVote(ctx context.Context, communityID, proposalID, memberID int64, value any, via string) (*VoteResult, error) {
 	var res *VoteResult
-	err := e.withTx(ctx, func(tx *models.Store) (bool, error) {
-		t, err := e.begin(ctx, tx, communityID)
-		if err != nil {
-			return false, err
-		}
-		p, err := tx.LockProposal(ctx, proposalID)
-		if err != nil || p.CommunityID != communityID {
-			return false, fmt.Errorf("proposal: %w", models.ErrNotFound)
-		}
-		m, err := tx.MemberByID(ctx, communityID, memberID)
-		if err != nil {
-			return false, err
-		}
-		if m.LeftAt != nil {
-			return false, fmt.Errorf("you have left this community: %w", models.ErrForbidden)
-		}
-		if p.Status != models.StatusPending {
-			return false, fmt.Errorf("voting has closed: the proposal %s: %w", p.Status, models.ErrConflict)
-		}
-		if p.Ballot == nil || p.Ballot.ClosedAt != nil {
-			return false, models.Invalid("value", "no vote is open on this proposal")
-		}
-		if !p.Ballot.IsEligible(memberID) {
-			return false, fmt.Errorf("you are not eligible to vote on this proposal: %w", models.ErrForbidden)
-		}
-		val, err := ValidateVote(p.Ballot, value)
-		if err != nil {
-			return false, err
-		}
-		v := &models.Vote{CommunityID: communityID, ProposalID: p.ID, MemberID: memberID, Value: val, Via: via}
-		changed, err := tx.UpsertVote(ctx, v)
-		if err != nil {
-			return false, err
-		}
-		kind := "vote.cast"
-		if changed {
-			kind = "vote.changed"
-		}
-		a := &models.Action{ID: p.ActionID}
-		t.event(kind, p, a, &memberID, map[string]any{"value": val, "via": via})
-		if err := t.recheck(p); err != nil {
-			return false, err
-		}
-		tally, err := t.tally(p)
-		if err != nil {
-			return false, err
-		}
-		if p.Status == models.StatusPending && p.Ballot != nil {
-			if act, err := tx.ActionByID(ctx, communityID, p.ActionID); err == nil && act.Platform != ConstitutionPlatform {
-				t.effect("update_ballot", act, p, map[string]any{"voters": tally.Voters, "counts": tally.Counts})
-			}
-		}
-		res = &VoteResult{Proposal: p, Tally: tally, Changed: changed}
-		return t.flush()
+	err := e.governTx(ctx, communityID, func(t *txn) error {
+		var err error
+		res, err = t.castVote(proposalID, memberID, value, via)
+		return err
 	})
 	return res, err
+}
+
+func (t *txn) castVote(proposalID, memberID int64, value any, via string) (*VoteResult, error) {
+	ctx, tx, communityID := t.ctx, t.tx, t.community.ID
+	p, err := tx.LockProposal(ctx, proposalID)
+	if err != nil || p.CommunityID != communityID {
+		return nil, fmt.Errorf("proposal: %w", models.ErrNotFound)
+	}
+	m, err := tx.MemberByID(ctx, communityID, memberID)
+	if err != nil {
+		return nil, err
+	}
+	if m.LeftAt != nil {
+		return nil, fmt.Errorf("you have left this community: %w", models.ErrForbidden)
+	}
+	if p.Status != models.StatusPending {
+		return nil, fmt.Errorf("voting has closed: the proposal %s: %w", p.Status, models.ErrConflict)
+	}
+	if p.Ballot == nil || p.Ballot.ClosedAt != nil {
+		return nil, models.Invalid("value", "no vote is open on this proposal")
+	}
+	if !p.Ballot.IsEligible(memberID) {
+		return nil, fmt.Errorf("you are not eligible to vote on this proposal: %w", models.ErrForbidden)
+	}
+	val, err := ValidateVote(p.Ballot, value)
+	if err != nil {
+		return nil, err
+	}
+	v := &models.Vote{CommunityID: communityID, ProposalID: p.ID, MemberID: memberID, Value: val, Via: via}
+	changed, err := tx.UpsertVote(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	kind := "vote.cast"
+	if changed {
+		kind = "vote.changed"
+	}
+	t.event(kind, p, &models.Action{ID: p.ActionID}, &memberID, map[string]any{"value": val, "via": via})
+	if err := t.recheck(p); err != nil {
+		return nil, err
+	}
+	tally, err := t.tally(p)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status == models.StatusPending && p.Ballot != nil {
+		if act, err := tx.ActionByID(ctx, communityID, p.ActionID); err == nil && act.Platform != ConstitutionPlatform {
+			t.effect("update_ballot", act, p, map[string]any{"voters": tally.Voters, "counts": tally.Counts})
+		}
+	}
+	return &VoteResult{Proposal: p, Tally: tally, Changed: changed}, nil
 }
 
 // Recheck re-evaluates one pending proposal now.
 func (e *Engine) Recheck(ctx context.Context, communityID, proposalID int64) (*models.Proposal, error) {
 	var out *models.Proposal
-	err := e.withTx(ctx, func(tx *models.Store) (bool, error) {
-		t, err := e.begin(ctx, tx, communityID)
-		if err != nil {
-			return false, err
-		}
-		p, err := tx.LockProposal(ctx, proposalID)
+	err := e.governTx(ctx, communityID, func(t *txn) error {
+		p, err := t.tx.LockProposal(ctx, proposalID)
 		if err != nil || p.CommunityID != communityID {
-			return false, fmt.Errorf("proposal: %w", models.ErrNotFound)
-		}
-		if err := t.recheck(p); err != nil {
-			return false, err
+			return fmt.Errorf("proposal: %w", models.ErrNotFound)
 		}
 		out = p
-		return t.flush()
+		return t.recheck(p)
 	})
 	return out, err
 }

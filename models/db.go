@@ -37,7 +37,6 @@ func Open(ctx context.Context, dsn string, secretKey []byte) (*Store, error) {
 	cfg := &gorm.Config{
 		Logger:                 logger.Discard,
 		SkipDefaultTransaction: true,
-		PrepareStmt:            true,
 		TranslateError:         true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	}
@@ -112,6 +111,16 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(&Store{db: tx, box: s.box})
 	})
+}
+
+// SavePoint marks a point inside the transaction to roll back to.
+func (s *Store) SavePoint(ctx context.Context, name string) error {
+	return s.q(ctx).SavePoint(name).Error
+}
+
+// RollbackTo undoes everything written since the savepoint.
+func (s *Store) RollbackTo(ctx context.Context, name string) error {
+	return s.q(ctx).RollbackTo(name).Error
 }
 
 // DB exposes the GORM handle to tests and benchmarks that seed data in bulk.
