@@ -213,3 +213,17 @@ func (s *Store) MemberInfos(ctx context.Context, ids []int64) (map[int64]MemberW
 	}
 	return out, nil
 }
+
+// LeaveCommunity records that a member left. Their votes on open ballots stop counting and
+// they drop out of every electorate; their past actions and audit events stay.
+func (s *Store) LeaveCommunity(ctx context.Context, communityID, memberID int64) error {
+	res := s.q(ctx).Model(&Member{}).Where("community_id = ? AND id = ? AND left_at IS NULL", communityID, memberID).
+		Update("left_at", time.Now().UTC())
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("member: %w", ErrNotFound)
+	}
+	return nil
+}
