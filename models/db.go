@@ -197,3 +197,16 @@ func (b *IDBlock) reserve(ctx context.Context, s *Store, n int) error {
 	b.next, b.end = start+1, start+int64(n)
 	return nil
 }
+
+// createChunked inserts rows with one multi-row INSERT per chunk: SQLite caps the number of
+// bound variables in one statement. Unlike GORM's CreateInBatches it opens no savepoint, so a
+// small insert is one statement.
+func createChunked[T any](q *gorm.DB, rows []T, chunk int) error {
+	for start := 0; start < len(rows); start += chunk {
+		part := rows[start:min(start+chunk, len(rows))]
+		if err := q.Create(&part).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
