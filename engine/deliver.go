@@ -61,7 +61,7 @@ func (e *Engine) DeliverDue(ctx context.Context, worker string) (DeliveryStats, 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = e.deliverOne(ctx, claimed[i], calls[i])
+				results[i] = e.deliverOne(ctx, calls[i])
 			}()
 		}
 		wg.Wait()
@@ -94,6 +94,7 @@ const (
 // delivery is the outcome of calling the platform for one claimed effect.
 type delivery struct {
 	effect  models.Effect
+	action  *models.Action
 	outcome deliveryOutcome
 	refs    map[string]string
 	err     error
@@ -102,9 +103,10 @@ type delivery struct {
 }
 
 // deliverOne calls the platform for one claimed effect and decides what happens next.
-func (e *Engine) deliverOne(ctx context.Context, ef models.Effect, call Call) delivery {
+func (e *Engine) deliverOne(ctx context.Context, call Call) delivery {
+	ef := call.Effect
 	refs, err := e.callPlatform(ctx, call)
-	d := delivery{effect: ef, refs: refs, err: err}
+	d := delivery{effect: ef, action: call.Action, refs: refs, err: err}
 	var rl *RateLimitedError
 	switch {
 	case err == nil:
@@ -136,8 +138,8 @@ func (e *Engine) recordDeliveries(ctx context.Context, worker string, ds []deliv
 				}
 				err = tx.CompleteEffect(ctx, ef.ID, worker, result, now)
 				switch {
-				case err == nil && ef.Kind == IntentExecute && ef.ActionID != nil:
-					err = tx.MarkActionExecuted(ctx, *ef.ActionID, d.refs)
+				case err == nil && ef.Kind == IntentExecute && d.action != nil:
+					err = tx.MarkActionExecuted(ctx, d.action, d.refs)
 				case err == nil && ef.Kind == "open_ballot" && ef.ProposalID != nil && len(d.refs) > 0:
 					err = tx.SetBallotRefs(ctx, *ef.ProposalID, d.refs)
 				}

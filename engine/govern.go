@@ -242,7 +242,7 @@ type policyChoice struct {
 // policies lists the active policies of the action's kind that cover its type, in priority
 // order, with their current versions compiled.
 func (t *txn) policies(a *models.Action) ([]*policyChoice, error) {
-	vs, err := t.tx.ActivePolicyVersions(t.ctx, t.community.ID, a.Kind)
+	vs, err := t.e.policyVersions.get(t.ctx, t.tx, t.community, a.Kind)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,7 @@ func (h *Handler) Router() *gin.Engine {
 	signedIn.GET("/communities/new", h.newCommunityForm)
 	signedIn.POST("/communities", h.createCommunity)
 	signedIn.POST("/invite/:code", h.acceptInvite)
+	signedIn.GET("/admin/runtime", h.runtimeStatus)
 
 	c := signedIn.Group("/c/:slug", h.requireMember(h.pageFail))
 	c.GET("", h.communityHome)

@@ -368,24 +368,18 @@ func (s *Store) LoadPendingBatch(ctx context.Context, afterID int64, limit int) 
 }
 
 // MarkActionExecuted records that an action's execute effect was delivered, merging the
-// platform references it returned (the id of a re-posted message...).
-func (s *Store) MarkActionExecuted(ctx context.Context, actionID int64, refs map[string]string) error {
-	return s.Tx(ctx, func(tx *Store) error {
-		var a Action
-		if err := tx.q(ctx).First(&a, actionID).Error; err != nil {
-			return notFound(err, "action")
-		}
-		if a.ExternalRefs == nil {
-			a.ExternalRefs = map[string]string{}
-		}
-		for k, v := range refs {
-			a.ExternalRefs[k] = v
-		}
-		if a.Status == StatusPassed {
-			a.Status = StatusExecuted
-		}
-		return tx.UpdateAction(ctx, &a)
-	})
+// platform references it returned (the id of a re-posted message...) into the loaded action.
+func (s *Store) MarkActionExecuted(ctx context.Context, a *Action, refs map[string]string) error {
+	if a.ExternalRefs == nil {
+		a.ExternalRefs = map[string]string{}
+	}
+	for k, v := range refs {
+		a.ExternalRefs[k] = v
+	}
+	if a.Status == StatusPassed {
+		a.Status = StatusExecuted
+	}
+	return s.UpdateAction(ctx, a)
 }
 
 // SetBallotRefs stores where a proposal's ballot was posted on its platform.
