@@ -532,3 +532,44 @@ func (tr *trial) stage(r *replay, stage int, at time.Time) (string, *time.Time) 
 	}
 	return outcome, &at
 }
+
+// Agreement is how often a policy in dry_run mode decided like the enforcing policies, over
+// the proposals it evaluated beside them.
+type Agreement struct {
+	Agreed    int `json:"agreed"`    // both decided the same way
+	Disagreed int `json:"disagreed"` // both decided, differently
+	Open      int `json:"open"`      // one of the two has not decided yet
+	Errors    int `json:"errors"`    // the dry-run policy raised an error
+}
+
+// ShadowAgreement compares a dry-run policy's recorded decisions with the real outcomes of
+// the same proposals, loaded set-wise.
+func (e *Engine) ShadowAgreement(ctx context.Context, communityID, policyID int64) (*Agreement, error) {
+	ds, err := e.store.ShadowDecisions(ctx, communityID, 0, policyID)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := e.store.ProposalsByID(ctx, distinct(ds, func(d models.ShadowDecision) int64 { return d.ProposalID }))
+	if err != nil {
+		return nil, err
+	}
+	status := make(map[int64]string, len(ps))
+	for _, p := range ps {
+		status[p.ID] = p.Status
+	}
+	a := &Agreement{}
+	for _, d := range ds {
+		real := status[d.ProposalID]
+		switch {
+		case d.Error != "":
+			a.Errors++
+		case d.Outcome == Pending || real == models.StatusPending || real == "":
+			a.Open++
+		case d.Outcome == real:
+			a.Agreed++
+		default:
+			a.Disagreed++
+		}
+	}
+	return a, nil
+}

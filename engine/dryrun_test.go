@@ -273,3 +273,25 @@ func stepNames(steps []engine.StepResult) string {
 	}
 	return strings.Join(out, " ")
 }
+
+func TestShadowAgreement(t *testing.T) {
+	env := enginetest.New(t)
+	c, m := env.Community(t, "Shadow", engine.KitEverythingPasses, 3)
+	addPolicy(t, env, c, m[0], map[string]any{"kind": "platform", "name": "Strict shadow", "mode": "dry_run", "priority": 1,
+		"check": `action.text == "fine" ? PASSED : action.text == "bad" ? FAILED : PENDING`})
+	for _, text := range []string{"fine", "fine", "bad", "later"} {
+		submit(t, env, engine.Submission{CommunityID: c.ID, Type: "test.post_message", InitiatorID: m[1], Origin: models.OriginPlatform,
+			Params: map[string]any{"channel": "x", "text": text}})
+	}
+	pol, err := env.Store.PolicyByName(ctx, c.ID, "Strict shadow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := env.Engine.ShadowAgreement(ctx, c.ID, pol.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got != (engine.Agreement{Agreed: 2, Disagreed: 1, Open: 1}) {
+		t.Fatalf("agreement %+v", *got)
+	}
+}

@@ -345,6 +345,9 @@ func (p *Program) Check() error {
 	}
 	checkSteps(v, "on_pass", p.OnPass, true)
 	checkSteps(v, "on_fail", p.OnFail, false)
+	if p.How == nil && len(p.OnFail) > 0 {
+		v.Add("on_fail", "without a vote nothing can fail: remove these steps or choose how to decide")
+	}
 	return v.OrNil()
 }
 

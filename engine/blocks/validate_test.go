@@ -81,6 +81,10 @@ func TestCheckExplainsEachField(t *testing.T) {
 			p.Deciders, p.How, p.Deadline = nil, nil, nil
 			p.Tell = &blocks.Tell{Open: "hi"}
 		}, "tell", "only applies to a vote"},
+		{"on fail without a vote", func(p *blocks.Program) {
+			p.Deciders, p.How, p.Deadline = nil, nil, nil
+			p.OnFail = []blocks.Step{{Do: blocks.DoPost, Text: "no"}}
+		}, "on_fail", "nothing can fail"},
 		{"execute on fail", func(p *blocks.Program) { p.OnFail = []blocks.Step{{Do: blocks.DoExecute}} }, "on_fail[0].do", "never carried out"},
 		{"executing twice", func(p *blocks.Program) { p.OnPass = []blocks.Step{{Do: blocks.DoExecute}, {Do: blocks.DoExecute}} }, "on_pass", "once"},
 		{"a post without text", func(p *blocks.Program) { p.OnPass = []blocks.Step{{Do: blocks.DoPost}} }, "on_pass[0].text", "write the message"},
