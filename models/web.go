@@ -1,0 +1,191 @@
+package models
+
+import (
+	"context"
+	"fmt"
+)
+
+// This file holds the read queries of the web pages and the JSON API: lists that join what a
+// page shows in one query, so no page loads row by row.
+
+// ProposalListRow is a proposal with what a list or a detail page shows about its action,
+// initiator and governing policy version.
+type ProposalListRow struct {
+	Proposal
+	ActionType    string
+	ActionStatus  string
+	ActionParams  map[string]any `gorm:"serializer:json"`
+	ActionNote    string
+	InitiatorID   *int64
+	InitiatorName string
+	PolicyName    string
+	PolicyVersion int
+}
+
+const proposalListSelect = `proposals.*, actions.type AS action_type, actions.status AS action_status,
+	actions.params AS action_params, actions.note AS action_note, actions.initiator_id,
+	COALESCE(members.display_name, '') AS initiator_name,
+	policy_versions.name AS policy_name, policy_versions.version AS policy_version`
+
+// ProposalList lists a community's proposals, newest first, with their action, initiator
+// and policy in one query. Pagination is by keyset (BeforeID), so every page costs the same
+// however deep it is.
+func (s *Store) ProposalList(ctx context.Context, communityID int64, f ProposalFilter) ([]ProposalListRow, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	q := s.q(ctx).Table("proposals").Select(proposalListSelect).
+		Joins("JOIN actions ON actions.id = proposals.action_id").
+		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
+		Joins("LEFT JOIN members ON members.id = actions.initiator_id").
+		Where("proposals.community_id = ?", communityID)
+	if f.Status != "" {
+		q = q.Where("proposals.status = ?", f.Status)
+	}
+	if f.ActionType != "" {
+		q = q.Where("actions.type = ?", f.ActionType)
+	}
+	if f.PolicyID != 0 {
+		q = q.Where("proposals.policy_id = ?", f.PolicyID)
+	}
+	if f.BeforeID != 0 {
+		q = q.Where("proposals.id < ?", f.BeforeID)
+	}
+	var rows []ProposalListRow
+	if err := q.Order("proposals.id DESC").Limit(f.Limit).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list proposals: %w", err)
+	}
+	return rows, nil
+}
+
+// ProposalDetail loads one proposal of a community with its action, initiator and policy.
+func (s *Store) ProposalDetail(ctx context.Context, communityID, id int64) (*ProposalListRow, error) {
+	var rows []ProposalListRow
+	err := s.q(ctx).Table("proposals").Select(proposalListSelect).
+		Joins("JOIN actions ON actions.id = proposals.action_id").
+		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
+		Joins("LEFT JOIN members ON members.id = actions.initiator_id").
+		Where("proposals.community_id = ? AND proposals.id = ?", communityID, id).Limit(1).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load proposal: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("proposal: %w", ErrNotFound)
+	}
+	return &rows[0], nil
+}
+
+// RecentDecisions lists a community's most recently decided proposals, newest first.
+func (s *Store) RecentDecisions(ctx context.Context, communityID int64, limit int) ([]ProposalListRow, error) {
+	var rows []ProposalListRow
+	err := s.q(ctx).Table("proposals").Select(proposalListSelect).
+		Joins("JOIN actions ON actions.id = proposals.action_id").
+		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
+		Joins("LEFT JOIN members ON members.id = actions.initiator_id").
+		Where("proposals.community_id = ? AND proposals.decided_at IS NOT NULL", communityID).
+		Order("proposals.decided_at DESC, proposals.id DESC").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("recent decisions: %w", err)
+	}
+	return rows, nil
+}
+
+// VotesByMember returns a member's votes on a set of proposals, by proposal id, in one query.
+func (s *Store) VotesByMember(ctx context.Context, memberID int64, proposalIDs []int64) (map[int64]Vote, error) {
+	out := make(map[int64]Vote, len(proposalIDs))
+	if len(proposalIDs) == 0 {
+		return out, nil
+	}
+	var vs []Vote
+	if err := s.q(ctx).Where("member_id = ? AND proposal_id IN ?", memberID, proposalIDs).Find(&vs).Error; err != nil {
+		return nil, fmt.Errorf("load my votes: %w", err)
+	}
+	for _, v := range vs {
+		out[v.ProposalID] = v
+	}
+	return out, nil
+}
+
+// ProposalTimeline lists the audit events of a proposal and of its action (the action's
+// arrival and execution are recorded before or without the proposal id), in chain order.
+func (s *Store) ProposalTimeline(ctx context.Context, communityID, proposalID, actionID int64) ([]AuditEvent, error) {
+	var es []AuditEvent
+	err := s.q(ctx).Where("community_id = ? AND (proposal_id = ? OR action_id = ?)", communityID, proposalID, actionID).
+		Order("seq").Limit(500).Find(&es).Error
+	if err != nil {
+		return nil, fmt.Errorf("proposal timeline: %w", err)
+	}
+	return es, nil
+}
+
+// ActionEffects lists the effects recorded for a proposal or its action (an execution is
+// recorded against the action alone), in recorded order.
+func (s *Store) ActionEffects(ctx context.Context, communityID, proposalID, actionID int64) ([]Effect, error) {
+	var es []Effect
+	err := s.q(ctx).Where("community_id = ? AND (proposal_id = ? OR action_id = ?)", communityID, proposalID, actionID).
+		Order("id").Find(&es).Error
+	if err != nil {
+		return nil, fmt.Errorf("effects: %w", err)
+	}
+	return es, nil
+}
+
+// AuditPage lists a community's audit events newest first, filtered, below a sequence
+// number (keyset pagination; 0 starts at the newest).
+func (s *Store) AuditPage(ctx context.Context, communityID int64, f AuditFilter, beforeSeq int64) ([]AuditEvent, error) {
+	q := s.q(ctx).Where("community_id = ?", communityID)
+	if f.ProposalID != 0 {
+		q = q.Where("proposal_id = ?", f.ProposalID)
+	}
+	if f.MemberID != 0 {
+		q = q.Where("member_id = ?", f.MemberID)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind = ?", f.Kind)
+	}
+	if f.Since != nil {
+		q = q.Where("created_at >= ?", *f.Since)
+	}
+	if f.Until != nil {
+		q = q.Where("created_at < ?", *f.Until)
+	}
+	if beforeSeq > 0 {
+		q = q.Where("seq < ?", beforeSeq)
+	}
+	if f.Limit <= 0 || f.Limit > 10_000 {
+		f.Limit = 100
+	}
+	var es []AuditEvent
+	if err := q.Order("seq DESC").Limit(f.Limit).Find(&es).Error; err != nil {
+		return nil, fmt.Errorf("audit events: %w", err)
+	}
+	return es, nil
+}
+
+// AuditKinds lists the event kinds a community's log contains, for the filter.
+func (s *Store) AuditKinds(ctx context.Context, communityID int64) ([]string, error) {
+	var kinds []string
+	err := s.q(ctx).Model(&AuditEvent{}).Where("community_id = ?", communityID).Distinct("kind").Order("kind").Pluck("kind", &kinds).Error
+	return kinds, err
+}
+
+// DocumentVersionByNumber finds one version of a community's document.
+func (s *Store) DocumentVersionByNumber(ctx context.Context, communityID, docID int64, version int) (*DocumentVersion, error) {
+	var v DocumentVersion
+	err := s.q(ctx).Joins("JOIN documents ON documents.id = document_versions.document_id").
+		Where("documents.community_id = ? AND documents.id = ? AND document_versions.version = ?", communityID, docID, version).
+		First(&v).Error
+	if err != nil {
+		return nil, notFound(err, "document version")
+	}
+	return &v, nil
+}
+
+// DocumentByIDAny finds a document of a community, removed or not (for its history).
+func (s *Store) DocumentByIDAny(ctx context.Context, communityID, docID int64) (*Document, error) {
+	var d Document
+	if err := s.q(ctx).Where("community_id = ? AND id = ?", communityID, docID).First(&d).Error; err != nil {
+		return nil, notFound(err, "document")
+	}
+	return &d, nil
+}
