@@ -27,7 +27,9 @@ func (e *Engine) Describe(a *models.Action) string {
 
 // Normalize checks parameters against an action type and returns their canonical values,
 // so a form can be re-filled with what would be submitted.
-func (t ActionType) Normalize(params map[string]any) (map[string]any, error) { return t.normalize(params) }
+func (t ActionType) Normalize(params map[string]any) (map[string]any, error) {
+	return t.normalize(params)
+}
 
 // Deadline returns when a proposal's vote closes, if the governing policy's check stage
 // names a deadline option (`majority({deadline: "7d"})`); deadlines count from the

@@ -583,4 +583,3 @@ func voteFromForm(b *models.Ballot, form url.Values) (any, error) {
 	}
 	return form.Get("value"), nil
 }
-
