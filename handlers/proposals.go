@@ -490,7 +490,7 @@ func (h *Handler) proposalTally(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
-	h.renderFragment(c, http.StatusOK, "proposal_tally", gin.H{"P": d})
+	h.renderFragment(c, http.StatusOK, "proposal_tally", gin.H{"P": d, "Fragment": true})
 }
 
 // vote records the member's vote from the page's form and answers with the refreshed vote
