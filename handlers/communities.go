@@ -98,10 +98,15 @@ func (h *Handler) dashboard(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
+	ballots, err := h.store.OpenBallots(ctx, comm.ID, ids)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
 	var waiting, others []models.ProposalListRow
 	for _, p := range open {
 		_, voted := mine[p.ID]
-		if p.Ballot != nil && p.Ballot.ClosedAt == nil && p.Ballot.IsEligible(me.ID) && !voted {
+		if b := ballots[p.ID]; b != nil && b.ClosedAt == nil && b.IsEligible(me.ID) && !voted {
 			waiting = append(waiting, p)
 		} else if len(others) < 10 {
 			others = append(others, p)

@@ -201,7 +201,7 @@ func (h *Handler) loadProposal(ctx context.Context, comm *models.Community, me *
 			}
 		}
 	}
-	names, err := h.memberNames(ctx, ids)
+	names, err := h.memberNames(ctx, comm.ID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -227,20 +227,12 @@ func (h *Handler) loadProposal(ctx context.Context, comm *models.Community, me *
 	return d, nil
 }
 
-func (h *Handler) memberNames(ctx context.Context, set map[int64]bool) (map[int64]string, error) {
+func (h *Handler) memberNames(ctx context.Context, communityID int64, set map[int64]bool) (map[int64]string, error) {
 	ids := make([]int64, 0, len(set))
 	for id := range set {
 		ids = append(ids, id)
 	}
-	infos, err := h.store.MemberInfos(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int64]string, len(infos))
-	for id, m := range infos {
-		out[id] = m.DisplayName
-	}
-	return out, nil
+	return h.store.MemberNames(ctx, communityID, ids)
 }
 
 func decodeVote(v models.Vote) *myVote {

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"sort"
 )
 
 // This file holds the read queries of the web pages and the JSON API: lists that join what a
@@ -22,19 +23,28 @@ type ProposalListRow struct {
 	PolicyVersion int
 }
 
-const proposalListSelect = `proposals.*, actions.type AS action_type, actions.status AS action_status,
+// proposalListColumns leave out the proposal's data and ballot: a ballot lists every
+// eligible member, and decoding fifty of them would dominate a list page. ProposalDetail
+// reads them.
+const proposalListColumns = `proposals.id, proposals.community_id, proposals.action_id, proposals.policy_id,
+	proposals.policy_version_id, proposals.stage, proposals.parent_id, proposals.status, proposals.rule, proposals.error,
+	proposals.notified, proposals.created_at, proposals.decided_at, proposals.updated_at, ` + proposalJoinColumns
+
+const proposalDetailColumns = `proposals.*, ` + proposalJoinColumns
+
+const proposalJoinColumns = `actions.type AS action_type, actions.status AS action_status,
 	actions.params AS action_params, actions.note AS action_note, actions.initiator_id,
 	COALESCE(members.display_name, '') AS initiator_name,
 	policy_versions.name AS policy_name, policy_versions.version AS policy_version`
 
 // ProposalList lists a community's proposals, newest first, with their action, initiator
-// and policy in one query. Pagination is by keyset (BeforeID), so every page costs the same
+// and policy in one query (without data and ballot). Pagination is by keyset (BeforeID), so every page costs the same
 // however deep it is.
 func (s *Store) ProposalList(ctx context.Context, communityID int64, f ProposalFilter) ([]ProposalListRow, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
-	q := s.q(ctx).Table("proposals").Select(proposalListSelect).
+	q := s.q(ctx).Table("proposals").Select(proposalListColumns).
 		Joins("JOIN actions ON actions.id = proposals.action_id").
 		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
 		Joins("LEFT JOIN members ON members.id = actions.initiator_id").
@@ -61,7 +71,7 @@ func (s *Store) ProposalList(ctx context.Context, communityID int64, f ProposalF
 // ProposalDetail loads one proposal of a community with its action, initiator and policy.
 func (s *Store) ProposalDetail(ctx context.Context, communityID, id int64) (*ProposalListRow, error) {
 	var rows []ProposalListRow
-	err := s.q(ctx).Table("proposals").Select(proposalListSelect).
+	err := s.q(ctx).Table("proposals").Select(proposalDetailColumns).
 		Joins("JOIN actions ON actions.id = proposals.action_id").
 		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
 		Joins("LEFT JOIN members ON members.id = actions.initiator_id").
@@ -78,7 +88,7 @@ func (s *Store) ProposalDetail(ctx context.Context, communityID, id int64) (*Pro
 // RecentDecisions lists a community's most recently decided proposals, newest first.
 func (s *Store) RecentDecisions(ctx context.Context, communityID int64, limit int) ([]ProposalListRow, error) {
 	var rows []ProposalListRow
-	err := s.q(ctx).Table("proposals").Select(proposalListSelect).
+	err := s.q(ctx).Table("proposals").Select(proposalListColumns).
 		Joins("JOIN actions ON actions.id = proposals.action_id").
 		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
 		Joins("LEFT JOIN members ON members.id = actions.initiator_id").
@@ -88,6 +98,56 @@ func (s *Store) RecentDecisions(ctx context.Context, communityID int64, limit in
 		return nil, fmt.Errorf("recent decisions: %w", err)
 	}
 	return rows, nil
+}
+
+// OpenBallots returns the ballots of a community's proposals by id (those without a ballot
+// are left out), for telling which proposals wait for a member's vote.
+func (s *Store) OpenBallots(ctx context.Context, communityID int64, proposalIDs []int64) (map[int64]*Ballot, error) {
+	out := make(map[int64]*Ballot, len(proposalIDs))
+	if len(proposalIDs) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID     int64
+		Ballot *Ballot `gorm:"serializer:json"`
+	}
+	if err := s.q(ctx).Table("proposals").Select("id, ballot").
+		Where("community_id = ? AND id IN ? AND ballot IS NOT NULL", communityID, proposalIDs).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("load ballots: %w", err)
+	}
+	for _, r := range rows {
+		if r.Ballot != nil {
+			out[r.ID] = r.Ballot
+		}
+	}
+	return out, nil
+}
+
+// MemberNames maps member ids of a community to display names. Many ids are read as the
+// whole community in one indexed scan, which is cheaper than a long IN list.
+func (s *Store) MemberNames(ctx context.Context, communityID int64, ids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	q := s.q(ctx).Table("members").Select("id, display_name").Where("community_id = ?", communityID)
+	if len(ids) <= 100 {
+		q = q.Where("id IN ?", ids)
+	}
+	rows, err := q.Rows()
+	if err != nil {
+		return nil, fmt.Errorf("member names: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, err
+		}
+		out[id] = name
+	}
+	return out, rows.Err()
 }
 
 // VotesByMember returns a member's votes on a set of proposals, by proposal id, in one query.
@@ -108,26 +168,38 @@ func (s *Store) VotesByMember(ctx context.Context, memberID int64, proposalIDs [
 
 // ProposalTimeline lists the audit events of a proposal and of its action (the action's
 // arrival and execution are recorded before or without the proposal id), in chain order.
+// Two indexed lookups instead of one OR, which planners answer by scanning the log.
 func (s *Store) ProposalTimeline(ctx context.Context, communityID, proposalID, actionID int64) ([]AuditEvent, error) {
-	var es []AuditEvent
-	err := s.q(ctx).Where("community_id = ? AND (proposal_id = ? OR action_id = ?)", communityID, proposalID, actionID).
-		Order("seq").Limit(500).Find(&es).Error
-	if err != nil {
+	var byProposal, byAction []AuditEvent
+	if err := s.q(ctx).Where("proposal_id = ? AND community_id = ?", proposalID, communityID).
+		Order("seq").Limit(500).Find(&byProposal).Error; err != nil {
 		return nil, fmt.Errorf("proposal timeline: %w", err)
 	}
-	return es, nil
+	if err := s.q(ctx).Where("action_id = ? AND community_id = ? AND (proposal_id IS NULL OR proposal_id <> ?)", actionID, communityID, proposalID).
+		Order("seq").Limit(500).Find(&byAction).Error; err != nil {
+		return nil, fmt.Errorf("proposal timeline: %w", err)
+	}
+	out := append(byProposal, byAction...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
 }
 
 // ActionEffects lists the effects recorded for a proposal or its action (an execution is
 // recorded against the action alone), in recorded order.
 func (s *Store) ActionEffects(ctx context.Context, communityID, proposalID, actionID int64) ([]Effect, error) {
 	var es []Effect
-	err := s.q(ctx).Where("community_id = ? AND (proposal_id = ? OR action_id = ?)", communityID, proposalID, actionID).
-		Order("id").Find(&es).Error
+	err := s.q(ctx).Where("action_id = ? AND community_id = ?", actionID, communityID).Order("id").Find(&es).Error
 	if err != nil {
 		return nil, fmt.Errorf("effects: %w", err)
 	}
-	return es, nil
+	// Every effect of a proposal names its action too; stages of one action share them.
+	out := es[:0]
+	for _, e := range es {
+		if e.ProposalID == nil || *e.ProposalID == proposalID {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // AuditPage lists a community's audit events newest first, filtered, below a sequence
