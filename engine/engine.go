@@ -22,6 +22,7 @@ type Engine struct {
 	types     *registry
 	platforms map[string]Platform
 	programs  *programCache
+	commits   []*groupCommit
 	// onDecided is told about proposals that were just decided (the runtime delivers their
 	// effects at once instead of waiting for its next poll).
 	onDecided func()
@@ -43,6 +44,7 @@ func New(store *models.Store, opts Options) (*Engine, error) {
 		types:     newRegistry(),
 		platforms: map[string]Platform{},
 		programs:  newProgramCache(),
+		commits:   groupCommits(store.Dialect()),
 		onDecided: func() {},
 	}
 	if e.log == nil {

@@ -54,63 +54,67 @@ func (e *Engine) Submit(ctx context.Context, s Submission) (*Result, error) {
 		return nil, models.Invalid("origin", fmt.Sprintf("unknown origin %q", s.Origin))
 	}
 	var res *Result
-	err = e.withTx(ctx, func(tx *models.Store) (bool, error) {
-		t, err := e.begin(ctx, tx, s.CommunityID)
-		if err != nil {
-			return false, err
-		}
-		initiator, err := tx.MemberAccess(ctx, s.CommunityID, s.InitiatorID)
-		if err != nil {
-			return false, err
-		}
-		if typ.Platform == ConstitutionPlatform {
-			if err := e.validateConstitution(ctx, tx, s.CommunityID, typ.Name, params); err != nil {
-				return false, err
-			}
-		}
-		a := &models.Action{
-			CommunityID: s.CommunityID, Type: typ.Name, Kind: typ.Kind(), Platform: typ.Platform,
-			InitiatorID: &initiator.ID, Params: params, Origin: s.Origin, ExternalRefs: s.ExternalRefs,
-			Status: models.StatusPending,
-		}
-		if a.ExternalRefs == nil {
-			a.ExternalRefs = map[string]string{}
-		}
-		propose, execute := models.Allowed(initiator.Permissions, typ.Name)
-		if !propose && s.Origin != models.OriginPlatform {
-			return false, fmt.Errorf("your roles do not allow you to propose %q: %w", typ.Label, models.ErrForbidden)
-		}
-		if err := tx.InsertAction(ctx, a); err != nil {
-			return false, err
-		}
-		t.event("action.received", nil, a, a.InitiatorID, map[string]any{
-			"type": a.Type, "params": a.Params, "origin": a.Origin, "refs": a.ExternalRefs})
-		res = &Result{Action: a}
-		switch {
-		case execute:
-			a.Note = "carried out at once: the initiator's role has the execute permission"
-			t.event("action.permitted", nil, a, nil, map[string]any{"permission": "execute"})
-			t.carryOut(a, nil)
-		case !propose:
-			a.Note = "reverted: the initiator's roles do not allow proposing this action"
-			a.Status = models.StatusFailed
-			t.event("action.refused", nil, a, nil, map[string]any{"permission": "propose"})
-			t.revert(a, nil)
-		default:
-			res.Proposal, err = t.govern(a, memberInfo(initiator))
-			if err != nil {
-				return false, err
-			}
-		}
-		if err := tx.UpdateAction(ctx, a); err != nil {
-			return false, err
-		}
-		return t.flush()
+	err = e.governTx(ctx, s.CommunityID, func(t *txn) error {
+		var err error
+		res, err = t.submit(typ, params, s)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// submit is the body of Submit inside its transaction.
+func (t *txn) submit(typ ActionType, params map[string]any, s Submission) (*Result, error) {
+	ctx, tx, e := t.ctx, t.tx, t.e
+	initiator, err := tx.MemberAccess(ctx, s.CommunityID, s.InitiatorID)
+	if err != nil {
+		return nil, err
+	}
+	if typ.Platform == ConstitutionPlatform {
+		if err := e.validateConstitution(ctx, tx, s.CommunityID, typ.Name, params); err != nil {
+			return nil, err
+		}
+	}
+	a := &models.Action{
+		CommunityID: s.CommunityID, Type: typ.Name, Kind: typ.Kind(), Platform: typ.Platform,
+		InitiatorID: &initiator.ID, Params: params, Origin: s.Origin, ExternalRefs: s.ExternalRefs,
+		Status: models.StatusPending,
+	}
+	if a.ExternalRefs == nil {
+		a.ExternalRefs = map[string]string{}
+	}
+	propose, execute := models.Allowed(initiator.Permissions, typ.Name)
+	if !propose && s.Origin != models.OriginPlatform {
+		return nil, fmt.Errorf("your roles do not allow you to propose %q: %w", typ.Label, models.ErrForbidden)
+	}
+	if err := tx.InsertAction(ctx, a); err != nil {
+		return nil, err
+	}
+	t.event("action.received", nil, a, a.InitiatorID, map[string]any{
+		"type": a.Type, "params": a.Params, "origin": a.Origin, "refs": a.ExternalRefs})
+	res := &Result{Action: a}
+	switch {
+	case execute:
+		a.Note = "carried out at once: the initiator's role has the execute permission"
+		t.event("action.permitted", nil, a, nil, map[string]any{"permission": "execute"})
+		t.carryOut(a, nil)
+	case !propose:
+		a.Note = "reverted: the initiator's roles do not allow proposing this action"
+		a.Status = models.StatusFailed
+		t.event("action.refused", nil, a, nil, map[string]any{"permission": "propose"})
+		t.revert(a, nil)
+	default:
+		res.Proposal, err = t.govern(a, memberInfo(initiator))
+		if err != nil {
+			return nil, err
+		}
+		if res.Proposal != nil {
+			return res, nil // saved with its proposal
+		}
+	}
+	return res, tx.UpdateAction(ctx, a)
 }
 
 // txn gathers the work of one governance transaction: audit events and effects are written
@@ -127,7 +131,7 @@ type txn struct {
 }
 
 func (e *Engine) begin(ctx context.Context, tx *models.Store, communityID int64) (*txn, error) {
-	c, err := tx.CommunityByID(ctx, communityID)
+	c, err := tx.LockCommunity(ctx, communityID)
 	if err != nil {
 		return nil, err
 	}

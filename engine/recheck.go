@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"policykit/models"
@@ -21,81 +22,75 @@ type VoteResult struct {
 // queue: none is lost or doubled, and the proposal is decided once.
 func (e *Engine) CastVote(ctx context.Context, communityID, proposalID, memberID int64, value any, via string) (*VoteResult, error) {
 	var res *VoteResult
-	err := e.withTx(ctx, func(tx *models.Store) (bool, error) {
-		t, err := e.begin(ctx, tx, communityID)
-		if err != nil {
-			return false, err
-		}
-		p, err := tx.LockProposal(ctx, proposalID)
-		if err != nil || p.CommunityID != communityID {
-			return false, fmt.Errorf("proposal: %w", models.ErrNotFound)
-		}
-		m, err := tx.MemberByID(ctx, communityID, memberID)
-		if err != nil {
-			return false, err
-		}
-		if m.LeftAt != nil {
-			return false, fmt.Errorf("you have left this community: %w", models.ErrForbidden)
-		}
-		if p.Status != models.StatusPending {
-			return false, fmt.Errorf("voting has closed: the proposal %s: %w", p.Status, models.ErrConflict)
-		}
-		if p.Ballot == nil || p.Ballot.ClosedAt != nil {
-			return false, models.Invalid("value", "no vote is open on this proposal")
-		}
-		if !p.Ballot.IsEligible(memberID) {
-			return false, fmt.Errorf("you are not eligible to vote on this proposal: %w", models.ErrForbidden)
-		}
-		val, err := ValidateVote(p.Ballot, value)
-		if err != nil {
-			return false, err
-		}
-		v := &models.Vote{CommunityID: communityID, ProposalID: p.ID, MemberID: memberID, Value: val, Via: via}
-		changed, err := tx.UpsertVote(ctx, v)
-		if err != nil {
-			return false, err
-		}
-		kind := "vote.cast"
-		if changed {
-			kind = "vote.changed"
-		}
-		a := &models.Action{ID: p.ActionID}
-		t.event(kind, p, a, &memberID, map[string]any{"value": val, "via": via})
-		if err := t.recheck(p); err != nil {
-			return false, err
-		}
-		tally, err := t.tally(p)
-		if err != nil {
-			return false, err
-		}
-		if p.Status == models.StatusPending && p.Ballot != nil {
-			if act, err := tx.ActionByID(ctx, communityID, p.ActionID); err == nil && act.Platform != ConstitutionPlatform {
-				t.effect("update_ballot", act, p, map[string]any{"voters": tally.Voters, "counts": tally.Counts})
-			}
-		}
-		res = &VoteResult{Proposal: p, Tally: tally, Changed: changed}
-		return t.flush()
+	err := e.governTx(ctx, communityID, func(t *txn) error {
+		var err error
+		res, err = t.castVote(proposalID, memberID, value, via)
+		return err
 	})
 	return res, err
+}
+
+func (t *txn) castVote(proposalID, memberID int64, value any, via string) (*VoteResult, error) {
+	ctx, tx, communityID := t.ctx, t.tx, t.community.ID
+	p, err := tx.LockProposal(ctx, proposalID)
+	if err != nil || p.CommunityID != communityID {
+		return nil, fmt.Errorf("proposal: %w", models.ErrNotFound)
+	}
+	m, err := tx.MemberByID(ctx, communityID, memberID)
+	if err != nil {
+		return nil, err
+	}
+	if m.LeftAt != nil {
+		return nil, fmt.Errorf("you have left this community: %w", models.ErrForbidden)
+	}
+	if p.Status != models.StatusPending {
+		return nil, fmt.Errorf("voting has closed: the proposal %s: %w", p.Status, models.ErrConflict)
+	}
+	if p.Ballot == nil || p.Ballot.ClosedAt != nil {
+		return nil, models.Invalid("value", "no vote is open on this proposal")
+	}
+	if !p.Ballot.IsEligible(memberID) {
+		return nil, fmt.Errorf("you are not eligible to vote on this proposal: %w", models.ErrForbidden)
+	}
+	val, err := ValidateVote(p.Ballot, value)
+	if err != nil {
+		return nil, err
+	}
+	v := &models.Vote{CommunityID: communityID, ProposalID: p.ID, MemberID: memberID, Value: val, Via: via}
+	changed, err := tx.UpsertVote(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	kind := "vote.cast"
+	if changed {
+		kind = "vote.changed"
+	}
+	t.event(kind, p, &models.Action{ID: p.ActionID}, &memberID, map[string]any{"value": val, "via": via})
+	if err := t.recheck(p); err != nil {
+		return nil, err
+	}
+	tally, err := t.tally(p)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status == models.StatusPending && p.Ballot != nil {
+		if act, err := tx.ActionByID(ctx, communityID, p.ActionID); err == nil && act.Platform != ConstitutionPlatform {
+			t.effect("update_ballot", act, p, map[string]any{"voters": tally.Voters, "counts": tally.Counts})
+		}
+	}
+	return &VoteResult{Proposal: p, Tally: tally, Changed: changed}, nil
 }
 
 // Recheck re-evaluates one pending proposal now.
 func (e *Engine) Recheck(ctx context.Context, communityID, proposalID int64) (*models.Proposal, error) {
 	var out *models.Proposal
-	err := e.withTx(ctx, func(tx *models.Store) (bool, error) {
-		t, err := e.begin(ctx, tx, communityID)
-		if err != nil {
-			return false, err
-		}
-		p, err := tx.LockProposal(ctx, proposalID)
+	err := e.governTx(ctx, communityID, func(t *txn) error {
+		p, err := t.tx.LockProposal(ctx, proposalID)
 		if err != nil || p.CommunityID != communityID {
-			return false, fmt.Errorf("proposal: %w", models.ErrNotFound)
-		}
-		if err := t.recheck(p); err != nil {
-			return false, err
+			return fmt.Errorf("proposal: %w", models.ErrNotFound)
 		}
 		out = p
-		return t.flush()
+		return t.recheck(p)
 	})
 	return out, err
 }
@@ -222,24 +217,24 @@ func (e *Engine) CheckPending(ctx context.Context) (PassStats, error) {
 		if err := ctx.Err(); err != nil {
 			return stats, err
 		}
-		ids, err := e.store.PendingProposalIDs(ctx, after, checkBatchSize)
+		pb, err := e.store.LoadPendingBatch(ctx, after, checkBatchSize)
 		if err != nil {
 			return stats, err
 		}
-		if len(ids) == 0 {
+		if len(pb.Proposals) == 0 {
 			break
 		}
-		if err := e.checkBatch(ctx, ids, &stats); err != nil {
+		if err := e.checkBatch(ctx, pb, &stats); err != nil {
 			return stats, err
 		}
-		after = ids[len(ids)-1]
+		after = pb.LastID
 	}
 	stats.Duration = e.Now().Sub(stats.Started)
 	return stats, nil
 }
 
-func (e *Engine) checkBatch(ctx context.Context, ids []int64, stats *PassStats) error {
-	b, err := e.loadBatch(ctx, ids)
+func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats *PassStats) error {
+	b, err := e.completeBatch(ctx, pb)
 	if err != nil {
 		return err
 	}
@@ -282,7 +277,15 @@ func (e *Engine) checkBatch(ctx context.Context, ids []int64, stats *PassStats) 
 	}
 	return e.withTx(ctx, func(tx *models.Store) (bool, error) {
 		effects := false
-		for cid, pids := range changed {
+		// Lock communities in id order, as every transaction does, so two replicas never
+		// wait on each other in a cycle.
+		cids := make([]int64, 0, len(changed))
+		for cid := range changed {
+			cids = append(cids, cid)
+		}
+		slices.Sort(cids)
+		for _, cid := range cids {
+			pids := changed[cid]
 			t, err := e.begin(ctx, tx, cid)
 			if err != nil {
 				return false, err
@@ -321,41 +324,48 @@ type batch struct {
 	comms     map[int64]*models.Community
 }
 
+// loadBatch reads given proposals and what re-checking them needs (used by the audit
+// re-tally, which knows its proposal ids).
 func (e *Engine) loadBatch(ctx context.Context, ids []int64) (*batch, error) {
 	ps, err := e.store.ProposalsByID(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	b := &batch{proposals: ps, actions: map[int64]*models.Action{}, versions: map[int64]*models.PolicyVersion{},
-		views: map[int64]*communityView{}, comms: map[int64]*models.Community{}}
-	actionIDs, versionIDs, communityIDs := distinct(ps, func(p models.Proposal) int64 { return p.ActionID }),
-		distinct(ps, func(p models.Proposal) int64 { return p.PolicyVersionID }),
-		distinct(ps, func(p models.Proposal) int64 { return p.CommunityID })
-	as, err := e.store.ActionsByID(ctx, actionIDs)
+	as, err := e.store.ActionsByID(ctx, distinct(ps, func(p models.Proposal) int64 { return p.ActionID }))
 	if err != nil {
 		return nil, err
 	}
+	vs, err := e.store.VotesOf(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return e.completeBatch(ctx, &models.PendingBatch{Proposals: ps, Actions: as, Votes: vs})
+}
+
+// completeBatch adds the policy versions, initiators and communities of a batch, one query
+// each.
+func (e *Engine) completeBatch(ctx context.Context, pb *models.PendingBatch) (*batch, error) {
+	ps := pb.Proposals
+	b := &batch{proposals: ps, actions: make(map[int64]*models.Action, len(pb.Actions)), versions: map[int64]*models.PolicyVersion{},
+		votes: pb.Votes, views: map[int64]*communityView{}, comms: map[int64]*models.Community{}}
 	var initiators []int64
-	for i := range as {
-		b.actions[as[i].ID] = &as[i]
-		if as[i].InitiatorID != nil {
-			initiators = append(initiators, *as[i].InitiatorID)
+	for i := range pb.Actions {
+		b.actions[pb.Actions[i].ID] = &pb.Actions[i]
+		if id := pb.Actions[i].InitiatorID; id != nil {
+			initiators = append(initiators, *id)
 		}
 	}
-	vs, err := e.store.PolicyVersionsByID(ctx, versionIDs)
+	vs, err := e.store.PolicyVersionsByID(ctx, distinct(ps, func(p models.Proposal) int64 { return p.PolicyVersionID }))
 	if err != nil {
 		return nil, err
 	}
 	for i := range vs {
 		b.versions[vs[i].ID] = &vs[i]
 	}
-	if b.members, err = e.store.MemberInfos(ctx, initiators); err != nil {
+	if b.members, err = e.store.MemberInfos(ctx, distinct(initiators, func(id int64) int64 { return id })); err != nil {
 		return nil, err
 	}
-	if b.votes, err = e.store.VotesOf(ctx, ids); err != nil {
-		return nil, err
-	}
-	cs, err := e.store.CommunitiesByID(ctx, communityIDs)
+	cs, err := e.store.CommunitiesByID(ctx, distinct(ps, func(p models.Proposal) int64 { return p.CommunityID }))
 	if err != nil {
 		return nil, err
 	}

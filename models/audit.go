@@ -58,6 +58,7 @@ func idString(id *int64) string {
 
 // AppendAudit appends events to the community's chain. It must run inside a transaction: it
 // locks the community row (the chain head) so concurrent appends queue instead of forking.
+// Governance transactions take that lock first (LockCommunity) to avoid upgrading a lock.
 func (s *Store) AppendAudit(ctx context.Context, communityID int64, at time.Time, events ...NewAuditEvent) error {
 	if len(events) == 0 {
 		return nil
@@ -65,7 +66,7 @@ func (s *Store) AppendAudit(ctx context.Context, communityID int64, at time.Time
 	var head Community
 	q := s.q(ctx).Select("id", "audit_seq", "audit_hash")
 	if s.Dialect() == DialectPostgres {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		q = q.Clauses(clause.Locking{Strength: "NO KEY UPDATE"})
 	}
 	if err := q.Where("id = ?", communityID).First(&head).Error; err != nil {
 		return notFound(err, "community")

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Community is the tenant: every other row belongs to exactly one community.
@@ -249,4 +250,21 @@ func (s *Store) CommunitiesByID(ctx context.Context, ids []int64) ([]Community, 
 	}
 	err := s.q(ctx).Where("id IN ?", ids).Find(&cs).Error
 	return cs, err
+}
+
+// LockCommunity reads a community and, on PostgreSQL, locks its row for the rest of the
+// transaction. Every governance transaction starts with it: the row is the head of the
+// community's audit chain, and taking the lock first (NO KEY UPDATE, which foreign-key checks
+// of concurrent inserts do not conflict with) makes concurrent transactions queue instead of
+// deadlocking when they later update the head.
+func (s *Store) LockCommunity(ctx context.Context, id int64) (*Community, error) {
+	var c Community
+	q := s.q(ctx)
+	if s.Dialect() == DialectPostgres {
+		q = q.Clauses(clause.Locking{Strength: "NO KEY UPDATE"})
+	}
+	if err := q.Where("id = ?", id).First(&c).Error; err != nil {
+		return nil, notFound(err, "community")
+	}
+	return &c, nil
 }

@@ -113,6 +113,16 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	})
 }
 
+// SavePoint marks a point inside the transaction to roll back to.
+func (s *Store) SavePoint(ctx context.Context, name string) error {
+	return s.q(ctx).SavePoint(name).Error
+}
+
+// RollbackTo undoes everything written since the savepoint.
+func (s *Store) RollbackTo(ctx context.Context, name string) error {
+	return s.q(ctx).RollbackTo(name).Error
+}
+
 // DB exposes the GORM handle to tests and benchmarks that seed data in bulk.
 func (s *Store) DB() *gorm.DB { return s.db }
 

@@ -320,3 +320,49 @@ func (s *Store) ShadowDecisions(ctx context.Context, communityID int64, proposal
 	err := q.Order("id").Find(&ds).Error
 	return ds, err
 }
+
+// PendingBatch is one page of pending proposals and everything needed to re-check them,
+// each read with one range query (no IN lists, so every statement is prepared once).
+type PendingBatch struct {
+	Proposals []Proposal
+	Actions   []Action
+	Votes     map[int64][]Vote
+	LastID    int64
+}
+
+// LoadPendingBatch reads up to limit pending proposals with id above afterID, their actions
+// and their votes, in three queries.
+func (s *Store) LoadPendingBatch(ctx context.Context, afterID int64, limit int) (*PendingBatch, error) {
+	b := &PendingBatch{Votes: map[int64][]Vote{}}
+	if err := s.q(ctx).Where("status = ? AND id > ?", StatusPending, afterID).Order("id").Limit(limit).Find(&b.Proposals).Error; err != nil {
+		return nil, fmt.Errorf("load pending proposals: %w", err)
+	}
+	if len(b.Proposals) == 0 {
+		return b, nil
+	}
+	lo, hi := afterID, b.Proposals[len(b.Proposals)-1].ID
+	b.LastID = hi
+	if err := s.q(ctx).Table("actions").Select("actions.*").
+		Joins("JOIN proposals ON proposals.action_id = actions.id").
+		Where("proposals.status = ? AND proposals.id > ? AND proposals.id <= ?", StatusPending, lo, hi).
+		Find(&b.Actions).Error; err != nil {
+		return nil, fmt.Errorf("load actions: %w", err)
+	}
+	// Votes are the bulk of a batch (ten per proposal and more): scan them by hand, which
+	// is several times faster than reflection-based scanning.
+	rows, err := s.q(ctx).Raw(`SELECT votes.proposal_id, votes.member_id, votes.value FROM votes
+		JOIN proposals ON proposals.id = votes.proposal_id
+		WHERE proposals.status = ? AND proposals.id > ? AND proposals.id <= ? ORDER BY votes.id`, StatusPending, lo, hi).Rows()
+	if err != nil {
+		return nil, fmt.Errorf("load votes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v Vote
+		if err := rows.Scan(&v.ProposalID, &v.MemberID, &v.Value); err != nil {
+			return nil, fmt.Errorf("read vote: %w", err)
+		}
+		b.Votes[v.ProposalID] = append(b.Votes[v.ProposalID], v)
+	}
+	return b, rows.Err()
+}

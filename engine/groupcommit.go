@@ -1,0 +1,163 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"policykit/models"
+)
+
+// Group commit. Governing an action or counting a vote is a handful of small statements;
+// the commit that follows dominates (SQLite serialises writers; PostgreSQL waits for its
+// WAL flush). So requests that arrive together share one transaction: the first caller
+// becomes the leader and runs every queued request, each inside its own savepoint so one
+// request's error rolls back only its own writes, then writes all their audit events and
+// effects and commits once. There is no background goroutine: a batch is always run by
+// one of its callers.
+type groupCommit struct {
+	mu      sync.Mutex
+	queue   []*commitRequest
+	running bool
+}
+
+// commitRequest is one governance operation on one community.
+type commitRequest struct {
+	ctx         context.Context
+	communityID int64
+	fn          func(t *txn) error
+	err         error
+	done        chan struct{}
+}
+
+// maxBatch bounds how many requests share one transaction.
+const maxBatch = 128
+
+// groupCommits makes the shards. SQLite has one writer, so one shard; on PostgreSQL,
+// communities are spread over a few shards that commit in parallel (a community always maps
+// to the same shard, whose requests queue on its row lock anyway).
+func groupCommits(dialect string) []*groupCommit {
+	n := 1
+	if dialect == models.DialectPostgres {
+		n = 4
+	}
+	out := make([]*groupCommit, n)
+	for i := range out {
+		out[i] = &groupCommit{}
+	}
+	return out
+}
+
+// governTx runs fn in a governance transaction on a community, grouped with concurrent
+// requests. fn records audit events and effects on t; they are written before the commit.
+func (e *Engine) governTx(ctx context.Context, communityID int64, fn func(t *txn) error) error {
+	g := e.commits[int(communityID%int64(len(e.commits)))]
+	r := &commitRequest{ctx: ctx, communityID: communityID, fn: fn, done: make(chan struct{})}
+	g.mu.Lock()
+	g.queue = append(g.queue, r)
+	if g.running {
+		g.mu.Unlock()
+		<-r.done // the leader runs it (or skips it if ctx is done by then)
+		return r.err
+	}
+	g.running = true
+	for len(g.queue) > 0 {
+		n := min(len(g.queue), maxBatch)
+		batch := g.queue[:n:n]
+		g.queue = g.queue[n:]
+		g.mu.Unlock()
+		e.runBatch(context.WithoutCancel(ctx), batch)
+		g.mu.Lock()
+	}
+	g.running = false
+	g.mu.Unlock()
+	return r.err
+}
+
+// runBatch runs a batch of requests in one transaction and wakes their callers.
+func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
+	defer func() {
+		if p := recover(); p != nil {
+			for _, r := range batch {
+				if r.err == nil {
+					r.err = fmt.Errorf("governance transaction panicked: %v", p)
+				}
+			}
+		}
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+	recorded := false
+	err := e.store.Tx(ctx, func(tx *models.Store) error {
+		merged := map[int64]*txn{}
+		ok := 0
+		for i, r := range batch {
+			if err := r.ctx.Err(); err != nil {
+				r.err = err
+				continue
+			}
+			sp := fmt.Sprintf("req%d", i)
+			if len(batch) > 1 {
+				if err := tx.SavePoint(ctx, sp); err != nil {
+					return err
+				}
+			}
+			t, err := e.begin(r.ctx, tx, r.communityID)
+			if err == nil {
+				err = r.fn(t)
+			}
+			if err != nil {
+				r.err = err
+				if len(batch) == 1 {
+					return err
+				}
+				if rbErr := tx.RollbackTo(ctx, sp); rbErr != nil {
+					return rbErr
+				}
+				continue
+			}
+			ok++
+			m := merged[r.communityID]
+			if m == nil {
+				m = t
+				merged[r.communityID] = t
+			} else {
+				m.events = append(m.events, t.events...)
+				m.effects = append(m.effects, t.effects...)
+			}
+		}
+		if ok == 0 {
+			return errNothingToCommit
+		}
+		ids := make([]int64, 0, len(merged))
+		for id := range merged {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			added, err := merged[id].flush()
+			if err != nil {
+				return err
+			}
+			recorded = recorded || added
+		}
+		return nil
+	})
+	if err != nil && err != errNothingToCommit {
+		for _, r := range batch {
+			if r.err == nil {
+				r.err = err
+			}
+		}
+		return
+	}
+	if recorded {
+		e.onDecided()
+	}
+}
+
+// errNothingToCommit rolls back a batch whose every request failed.
+var errNothingToCommit = errors.New("every request of the batch failed")
