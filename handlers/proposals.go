@@ -147,16 +147,27 @@ func (h *Handler) loadProposal(ctx context.Context, comm *models.Community, me *
 		return nil, err
 	}
 	d := &proposalDetail{proposalRow: h.proposalRow(*row)}
-	if d.Tally, err = h.engine.Tally(ctx, &row.Proposal); err != nil {
-		return nil, err
-	}
-	d.Bars = tallyBars(row.Ballot, d.Tally)
-	mine, err := h.store.VotesByMember(ctx, me.ID, []int64{row.ID})
+	// The votes are read once, for the tally and for the member's own vote.
+	votes, err := h.store.VotesOf(ctx, []int64{row.ID})
 	if err != nil {
 		return nil, err
 	}
-	if v, ok := mine[row.ID]; ok {
-		d.MyVote = decodeVote(v)
+	if row.Ballot != nil {
+		leftIDs, err := h.store.LeftMemberIDs(ctx, comm.ID)
+		if err != nil {
+			return nil, err
+		}
+		left := make(map[int64]bool, len(leftIDs))
+		for _, id := range leftIDs {
+			left[id] = true
+		}
+		d.Tally = engine.TallyOf(row.Ballot, votes[row.ID], left)
+	}
+	d.Bars = tallyBars(row.Ballot, d.Tally)
+	for _, v := range votes[row.ID] {
+		if v.MemberID == me.ID {
+			d.MyVote = decodeVote(v)
+		}
 	}
 	b := row.Ballot
 	d.CanVote = row.Status == models.StatusPending && b != nil && b.ClosedAt == nil && b.IsEligible(me.ID)
@@ -176,8 +187,11 @@ func (h *Handler) loadProposal(ctx context.Context, comm *models.Community, me *
 	if d.Effects, err = h.store.ActionEffects(ctx, comm.ID, row.ID, row.ActionID); err != nil {
 		return nil, err
 	}
-	if d.Stages, err = h.store.ProposalsOfAction(ctx, row.ActionID); err != nil {
-		return nil, err
+	// Only a policy bundle has stages to list.
+	if row.Stage > 0 || (len(vs) == 1 && len(vs[0].Stages) > 0) {
+		if d.Stages, err = h.store.ProposalsOfAction(ctx, row.ActionID); err != nil {
+			return nil, err
+		}
 	}
 	// Everyone the page names, in one query.
 	ids := map[int64]bool{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // This file holds the read queries of the web pages and the JSON API: lists that join what a
@@ -260,4 +261,28 @@ func (s *Store) DocumentByIDAny(ctx context.Context, communityID, docID int64) (
 		return nil, notFound(err, "document")
 	}
 	return &d, nil
+}
+
+// Membership finds a community by slug and the account's current membership in it, in one
+// query; a community the account is not in is ErrNotFound, like one that does not exist.
+func (s *Store) Membership(ctx context.Context, slug string, accountID int64) (*Community, *Member, error) {
+	var row struct {
+		Community
+		MemberID          int64
+		MemberAccountID   *int64
+		MemberDisplayName string
+		MemberCreatedAt   time.Time
+	}
+	err := s.q(ctx).Table("communities").
+		Select("communities.*, members.id AS member_id, members.account_id AS member_account_id, "+
+			"members.display_name AS member_display_name, members.created_at AS member_created_at").
+		Joins("JOIN members ON members.community_id = communities.id").
+		Where("communities.slug = ? AND members.account_id = ? AND members.left_at IS NULL", slug, accountID).
+		Take(&row).Error
+	if err != nil {
+		return nil, nil, notFound(err, "community")
+	}
+	c := row.Community
+	return &c, &Member{ID: row.MemberID, CommunityID: c.ID, AccountID: row.MemberAccountID,
+		DisplayName: row.MemberDisplayName, CreatedAt: row.MemberCreatedAt}, nil
 }

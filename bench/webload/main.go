@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -58,6 +59,7 @@ func run() error {
 	flag.IntVar(&o.members, "members", 1_000, "members to seed")
 	flag.IntVar(&o.rate, "rate", 200, "requests per second")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long to send requests")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the load phase to this file")
 	flag.Parse()
 	if o.rate < 1 || o.rate > 2000 || o.duration > 10*time.Minute {
 		return errors.New("keep -rate within 1..2000 and -duration within 10m")
@@ -113,6 +115,17 @@ func run() error {
 	token, err := store.CreateSession(ctx, s.accountID)
 	if err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	results := drive(base, token, s, o)
 	fmt.Printf("%d requests/s for %s (open loop)\n", o.rate, o.duration)
@@ -184,6 +197,20 @@ func seed(ctx context.Context, store *models.Store, eng *engine.Engine, o option
 	if err != nil {
 		return nil, err
 	}
+	var s *seeded
+	// One transaction: bulk inserts then cost one commit, not one per batch.
+	err = store.Tx(ctx, func(tx *models.Store) error {
+		var err error
+		s, err = seedRows(ctx, tx, o, acct, c, owner)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, store.DB().WithContext(ctx).Exec("ANALYZE").Error
+}
+
+func seedRows(ctx context.Context, store *models.Store, o options, acct *models.Account, c *models.Community, owner *models.Member) (*seeded, error) {
 	db := store.DB().WithContext(ctx)
 	now := time.Now().UTC()
 	members := make([]models.Member, 0, o.members-1)
@@ -276,12 +303,7 @@ func seed(ctx context.Context, store *models.Store, eng *engine.Engine, o option
 			return nil, err
 		}
 	}
-	if store.Dialect() == models.DialectPostgres {
-		err = db.Exec("ANALYZE").Error
-	} else {
-		err = db.Exec("ANALYZE").Error
-	}
-	return s, err
+	return s, nil
 }
 
 // series is the latencies of one page.
