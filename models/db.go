@@ -52,7 +52,7 @@ func Open(ctx context.Context, dsn string, secretKey []byte) (*Store, error) {
 		// _txlock=immediate takes the write lock at BEGIN, so two writers queue on the busy
 		// timeout instead of failing with SQLITE_BUSY when a reader upgrades to a writer.
 		db, err = gorm.Open(sqlite.Open(dsn+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"+
-			"&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"), cfg)
+			"&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32000)&_txlock=immediate"), cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
