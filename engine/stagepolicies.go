@@ -52,7 +52,7 @@ func EncodeStagePolicies(stages []StagePolicy) (string, error) {
 
 func stagePoliciesParam() Param {
 	return Param{Name: ParamStagePolicies, Label: "Later stages to create (JSON)", Type: ParamText,
-		Max: maxStagePolicies * (6*maxSource + 4000),
+		Max:  maxStagePolicies * (6*maxSource + 4000),
 		Help: `a list of {"initialize", "notify", "check", "pass", "fail", "rule"}; each becomes an inactive policy listed in stages, in order`}
 }
 

@@ -87,7 +87,9 @@ func (f bField) ErrID() string { return "e-" + strings.TrimPrefix(f.ID, "f-") }
 func (f bField) HelpID() string { return "h-" + strings.TrimPrefix(f.ID, "f-") }
 
 // OptionID is the id of one radio button or checkbox of a group.
-func (f bField) OptionID(value string) string { return f.ID + "-" + strings.Trim(idUnsafe.ReplaceAllString(strings.ToLower(value), "-"), "-") }
+func (f bField) OptionID(value string) string {
+	return f.ID + "-" + strings.Trim(idUnsafe.ReplaceAllString(strings.ToLower(value), "-"), "-")
+}
 
 // builderChoices are the community's names the form offers.
 type builderChoices struct {
