@@ -69,7 +69,7 @@ func TestBrowserBuildJuryPolicy(t *testing.T) {
 	ada.Click("#f-deadline-then-fail")
 	ada.WaitText("#builder-rule", "If it is still open after 48 hours, it fails.")
 	ada.WaitText("#builder-rule", "A jury of 3 members, drawn at random")
-	ada.WaitText("#builder-code", `threshold(2`)
+	ada.WaitText("#builder-code", `threshold(2, {deadline: "48h", at_deadline: "fail"})`)
 	ada.WaitText("#builder-code", `sample(pool, min(3, len(pool)))`)
 	if got := ada.Text("#e-how-yes"); strings.TrimSpace(got) != "" {
 		t.Fatalf("the fixed field still shows %q", got)
