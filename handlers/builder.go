@@ -310,11 +310,16 @@ func (h *Handler) builderPost(c *gin.Context) {
 	switch op {
 	case "", "preview":
 		if isHTMX(c) {
-			h.renderFragment(c, http.StatusOK, "builder_preview_swap", gin.H{"Preview": h.preview(d, f, true)})
+			sections := builderSections(d.values, d.errs, newBuilderChoices(f))
+			h.renderFragment(c, http.StatusOK, "builder_preview_swap", gin.H{"Preview": preview(d, sections, true)})
 			return
 		}
 	case "detach":
-		if d.mode() == modeBlocks && d.ok() {
+		if d.mode() == modeBlocks && !d.ok() {
+			h.renderBuilder(c, http.StatusUnprocessableEntity, f, d, gin.H{"Error": "Fix the problems marked below first: the code to edit is what valid blocks compile to."})
+			return
+		}
+		if d.mode() == modeBlocks {
 			values.Set(keyMode, modeCode)
 			values.Set(keyRule, d.fields.Rule)
 			codeValues(values, append([]engine.Sources{engine.SourcesOf(&d.fields)}, stageSourcesOf(d.stages)...))
@@ -386,9 +391,10 @@ func (h *Handler) renderBuilder(c *gin.Context, status int, f *builderFacts, d *
 	}
 	ch := newBuilderChoices(f)
 	v := formView{values: d.values, errs: d.errs}
+	sections := builderSections(d.values, d.errs, ch)
 	page["Mode"] = d.mode()
-	page["Sections"] = builderSections(d.values, d.errs, ch)
-	page["Preview"] = h.preview(d, f, false)
+	page["Sections"] = sections
+	page["Preview"] = preview(d, sections, false)
 	page["StageCount"] = stageCount(d.values)
 	page["Current"] = d.current
 	page["Try"] = tryFields(v, ch)
@@ -415,9 +421,10 @@ type namedSource struct{ Name, Src string }
 
 type problem struct{ ID, Label, Message string }
 
-func (h *Handler) preview(d *builderDraft, f *builderFacts, oob bool) builderPreview {
+// preview builds the views of a draft whose form is sections; oob adds every control's error
+// slot, for an htmx edit.
+func preview(d *builderDraft, sections []bSection, oob bool) builderPreview {
 	p := builderPreview{Mode: d.mode(), Reattach: d.reattach}
-	sections := builderSections(d.values, d.errs, newBuilderChoices(f))
 	fields := allFields(sections)
 	byName := make(map[string]bField, len(fields))
 	for _, fl := range fields {

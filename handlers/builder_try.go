@@ -23,7 +23,7 @@ const tryVotes = 4
 // tryFields are the controls of "Try it".
 func tryFields(v formView, ch builderChoices) []bField {
 	out := []bField{
-		v.field("try.type", "Action type", "select", "", ch.types...),
+		v.field("try.type", "Action type", "select", "", append([]bOption{{Value: "", Label: "— the first type the policy covers —"}}, ch.types...)...),
 		v.field("try.initiator", "Who acts", "select", "", append([]bOption{{Value: "", Label: "— nobody —"}}, ch.members[1:]...)...),
 		v.field("try.params", "Parameters", "textarea", "One per line: name = value, for example channel = C01."),
 	}
