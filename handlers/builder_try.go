@@ -20,22 +20,29 @@ import (
 // tryVotes is how many hypothetical votes the "Try it" form offers.
 const tryVotes = 4
 
-// tryFields are the controls of "Try it".
-func tryFields(v formView, ch builderChoices) []bField {
-	out := []bField{
-		v.field("try.type", "Action type", "select", "", append([]bOption{{Value: "", Label: "— the first type the policy covers —"}}, ch.types...)...),
+// tryForm is the controls of "Try it": the imagined action, then one row per vote.
+type tryForm struct {
+	Action []bField
+	Votes  [][]bField
+	Until  bField
+}
+
+func tryFields(v formView, ch builderChoices) tryForm {
+	f := tryForm{Action: []bField{
+		v.field("try.type", "Action type", "select", "", append([]bOption{{Value: "", Label: "— the first type the policy governs —"}}, ch.types...)...),
 		v.field("try.initiator", "Who acts", "select", "", append([]bOption{{Value: "", Label: "— nobody —"}}, ch.members[1:]...)...),
 		v.field("try.params", "Parameters", "textarea", "One per line: name = value, for example channel = C01."),
-	}
+	}, Until: v.field("try.until", "Then look again after", "text", "Such as 48h, to see what the deadline does.")}
 	for i := 1; i <= tryVotes; i++ {
 		p := fmt.Sprintf("try.vote.%d.", i)
-		out = append(out,
+		f.Votes = append(f.Votes, []bField{
 			v.field(p+"member", fmt.Sprintf("Vote %d: who", i), "select", "", ch.members...),
 			v.field(p+"value", fmt.Sprintf("Vote %d: votes", i), "text", "yes, no or abstain (consensus: agree, disagree, block)"),
 			v.field(p+"after", fmt.Sprintf("Vote %d: after", i), "text", "Such as 30m or 2h; empty: at once."),
-			v.field(p+"stage", fmt.Sprintf("Vote %d: on stage", i), "number", "Empty: stage 1."))
+			v.field(p+"stage", fmt.Sprintf("Vote %d: on stage", i), "number", "Empty: stage 1."),
+		})
 	}
-	return append(out, v.field("try.until", "Then look again after", "text", "Such as 48h, to see what the deadline does."))
+	return f
 }
 
 // dryField is how many past proposals to replay, 50 unless the member said otherwise.
@@ -102,7 +109,7 @@ func (h *Handler) tryIt(ctx context.Context, comm *models.Community, f *builderF
 		out.Errs = append(out.Errs, "Fix the problems in the draft first.")
 		return out, nil
 	}
-	in, errs := readTry(d)
+	in, errs := readTry(d, f.types)
 	if len(errs) > 0 {
 		out.Errs = errs
 		return out, nil
@@ -122,6 +129,9 @@ func (h *Handler) tryIt(ctx context.Context, comm *models.Community, f *builderF
 			effects = append(effects, fmt.Sprintf("a %s ballot opens for %s", s.Ballot.Kind, memberList(s.Ballot.Eligible, f.facts.Named)))
 		}
 		for _, e := range s.Effects {
+			if e.Kind == engine.IntentStartVote && s.Ballot != nil {
+				continue // the ballot above says it, with its voters
+			}
 			effects = append(effects, intentText(e, f.facts.Named))
 		}
 		ts.Effects = strings.Join(effects, "; ")
@@ -130,13 +140,19 @@ func (h *Handler) tryIt(ctx context.Context, comm *models.Community, f *builderF
 	return out, nil
 }
 
-// readTry reads the "Try it" controls; the action type defaults to the first the draft covers.
-func readTry(d *builderDraft) (engine.TryInput, []string) {
+// readTry reads the "Try it" controls; the action type defaults to the first the draft
+// covers (the first of its kind for a base policy).
+func readTry(d *builderDraft, types []engine.ActionType) (engine.TryInput, []string) {
 	v := d.values
 	var errs []string
 	in := engine.TryInput{ActionType: v.Get("try.type"), Params: map[string]any{}}
 	if in.ActionType == "" && len(d.fields.ActionTypes) > 0 {
 		in.ActionType = d.fields.ActionTypes[0]
+	}
+	for _, t := range types {
+		if in.ActionType == "" && t.Kind() == d.fields.Kind {
+			in.ActionType = t.Name
+		}
 	}
 	if in.ActionType == "" {
 		errs = append(errs, "Choose an action type.")
