@@ -192,8 +192,8 @@ func (h *Handler) builderNew(c *gin.Context) {
 	h.builderPage(c, http.StatusOK, nil, values, nil)
 }
 
-// builderEdit opens an existing policy: its blocks when it has them, else the blocks Detect
-// reads from its code, else its code (detached).
+// builderEdit opens an existing policy: the blocks it is attached to (blocks.Attached), else
+// its code, detached.
 func (h *Handler) builderEdit(c *gin.Context) {
 	id, err := idParam(c, "id")
 	if err != nil {
@@ -212,18 +212,9 @@ func (h *Handler) builderEdit(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
-	prog, fits := (*blocks.Program)(nil), true
-	if p.Blocks != "" {
-		prog, err = blocks.Decode([]byte(p.Blocks))
-		if err != nil {
-			prog = nil // stored blocks this builder cannot read: open the code instead
-		}
-	}
-	if prog == nil {
-		prog, _ = blocks.Detect(p.PolicyFields, stages...)
-	}
+	fits := true
 	var values url.Values
-	if prog != nil {
+	if prog, attached := blocks.Attached(p.PolicyFields, stages...); attached {
 		values, fits = programValues(prog)
 	} else {
 		values = url.Values{keyMode: {modeCode}, "kind": {p.Kind}, keyRule: {p.Rule}}

@@ -220,7 +220,11 @@ func (f *formProgram) steps(v url.Values, field string, execute bool) []blocks.S
 				map[string]string{"do": key + "_role", "role": key + "_role", "member": key + "_member"})
 		}
 	}
-	f.slots[field] = field + "." + map[bool]string{true: "execute", false: "post"}[field == "on_pass"]
+	// A message about the whole list ("carry out the action once") goes by its first control.
+	f.slots[field] = field + ".post"
+	if field == "on_pass" {
+		f.slots[field] = field + ".execute"
+	}
 	return out
 }
 

@@ -341,6 +341,18 @@ func TestBuilderDetachAndReattach(t *testing.T) {
 	if doc.Find("#detached").Length() != 1 || doc.Find(`textarea[name="code.0.check"]`).Text() != tests[2].check {
 		t.Fatal("a hand-edited policy does not open as code")
 	}
+
+	// Code edited in the generic code view, blocks left behind: the builder opens the code,
+	// never the stale blocks.
+	kit, err := w.app.store.PolicyByName(context.Background(), w.comm.ID, "Platform actions pass")
+	if err != nil || kit.Blocks == "" {
+		t.Fatalf("kit policy: %v", err)
+	}
+	w.ada.propose(w.slug, engine.TypeChangePolicy, url.Values{"policy": {fmt.Sprint(kit.ID)}, "check": {"action.channel != \"C9\" ? PASSED : FAILED"}})
+	_, doc = w.ada.get(fmt.Sprintf("/c/%s/policies/%d/builder", w.slug, kit.ID))
+	if doc.Find("#detached").Length() != 1 || !strings.Contains(doc.Find(`textarea[name="code.0.check"]`).Text(), `"C9"`) {
+		t.Fatal("a policy whose code was edited elsewhere opens with its stale blocks")
+	}
 }
 
 func TestBuilderDryRunAndTryIt(t *testing.T) {
