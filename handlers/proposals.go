@@ -24,12 +24,41 @@ type proposalRow struct {
 	TypeLabel string
 }
 
-func (h *Handler) proposalRows(rows []models.ProposalListRow) []proposalRow {
-	out := make([]proposalRow, len(rows))
+// listItem is a proposal as a table row shows it: flat and preformatted, because a list
+// page renders fifty of them and templates pay for every field lookup and function call.
+type listItem struct {
+	ID                        int64
+	URL, Summary, TypeLabel   string
+	Status, Policy, Initiator string
+	CreatedAgo, CreatedISO    string
+}
+
+func (h *Handler) proposalRows(slug string, rows []models.ProposalListRow) []listItem {
+	out := make([]listItem, len(rows))
 	for i, r := range rows {
-		out[i] = h.proposalRow(r)
+		row := h.proposalRow(r)
+		out[i] = listItem{ID: r.ID, URL: fmt.Sprintf("/c/%s/proposals/%d", slug, r.ID), Summary: row.Summary,
+			TypeLabel: row.TypeLabel, Status: r.Status, Policy: fmt.Sprintf("%s v%d", r.PolicyName, r.PolicyVersion),
+			Initiator: r.InitiatorName, CreatedAgo: ago(r.CreatedAt), CreatedISO: r.CreatedAt.UTC().Format(time.RFC3339)}
+		if out[i].Initiator == "" {
+			out[i].Initiator = "—"
+		}
 	}
 	return out
+}
+
+// selectOptions marks the chosen option, so templates test a field instead of calling eq.
+func selectOptions(opts []option, chosen string) []selectOption {
+	out := make([]selectOption, len(opts))
+	for i, o := range opts {
+		out[i] = selectOption{Value: o.Value, Label: o.Label, Selected: o.Value == chosen}
+	}
+	return out
+}
+
+type selectOption struct {
+	Value, Label string
+	Selected     bool
 }
 
 func (h *Handler) proposalRow(r models.ProposalListRow) proposalRow {
@@ -95,8 +124,21 @@ func (h *Handler) proposals(c *gin.Context) {
 		q.Set("before", strconv.FormatInt(rows[len(rows)-1].ID, 10))
 		next = "?" + q.Encode()
 	}
+	var types, pols []option
+	for _, t := range h.engine.ActionTypes() {
+		types = append(types, option{t.Name, fmt.Sprintf("%s (%s)", t.Label, t.Name)})
+	}
+	for _, p := range policies {
+		pols = append(pols, option{strconv.FormatInt(p.ID, 10), p.Name})
+	}
+	policy := ""
+	if f.PolicyID != 0 {
+		policy = strconv.FormatInt(f.PolicyID, 10)
+	}
 	h.render(c, http.StatusOK, "proposals", gin.H{
-		"Rows": h.proposalRows(rows), "Filter": f, "Policies": policies, "Types": h.engine.ActionTypes(), "Next": next,
+		"Rows": h.proposalRows(comm.Slug, rows), "Next": next,
+		"Statuses": selectOptions([]option{{"pending", "pending"}, {"passed", "passed"}, {"failed", "failed"}}, f.Status),
+		"Types":    selectOptions(types, f.ActionType), "Policies": selectOptions(pols, policy),
 	})
 }
 
