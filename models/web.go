@@ -14,10 +14,10 @@ import (
 // This file holds the read queries of the web pages and the JSON API: lists that join what a
 // page shows in one query, so no page loads row by row.
 
-// read starts a query whose statement is prepared once per connection and reused: pages run
-// the same few statements at a high rate, and parsing them again each time was a large share
-// of a page's cost. Only fixed-shape queries use it (no IN lists of varying length), so the
-// statement cache stays small.
+// read starts a query whose statement is prepared once per connection and reused where the
+// driver keeps prepared statements (PostgreSQL); pages run the same few statements at a high
+// rate. Only fixed-shape queries use it (no IN lists of varying length), so the statement
+// cache stays small.
 func (s *Store) read(ctx context.Context) *gorm.DB {
 	return s.q(ctx).Session(&gorm.Session{PrepareStmt: true})
 }
@@ -36,12 +36,12 @@ type ProposalListRow struct {
 	PolicyVersion int
 }
 
-// proposalListColumns leave out the proposal's data and ballot: a ballot lists every
-// eligible member, and decoding fifty of them would dominate a list page. ProposalDetail
-// reads them.
+// proposalListColumns are those of the covering index proposals_community_list (migration
+// 0004): lists leave out the proposal's rule, error, data and ballot, which ProposalDetail
+// reads. A ballot lists every eligible member; reading and decoding fifty of them would
+// dominate a list page.
 const proposalListColumns = `proposals.id, proposals.community_id, proposals.action_id, proposals.policy_id,
-	proposals.policy_version_id, proposals.stage, proposals.status, proposals.rule, proposals.error,
-	proposals.created_at, proposals.decided_at, ` + proposalJoinColumns
+	proposals.policy_version_id, proposals.stage, proposals.status, proposals.created_at, proposals.decided_at, ` + proposalJoinColumns
 
 const proposalDetailColumns = `proposals.*, ` + proposalJoinColumns
 
@@ -51,7 +51,7 @@ const proposalJoinColumns = `actions.type AS action_type, actions.status AS acti
 	policy_versions.name AS policy_name, policy_versions.version AS policy_version`
 
 // ProposalList lists a community's proposals, newest first, with their action, initiator
-// and policy in one query (without data and ballot). Pagination is by keyset (BeforeID), so
+// and policy in one query (without rule, error, data and ballot). Pagination is by keyset (BeforeID), so
 // every page costs the same however deep it is. Rows are scanned by hand: this is the
 // busiest query of the site, and reflection per field was most of its cost.
 func (s *Store) ProposalList(ctx context.Context, communityID int64, f ProposalFilter) ([]ProposalListRow, error) {
@@ -86,7 +86,7 @@ func (s *Store) ProposalList(ctx context.Context, communityID int64, f ProposalF
 		var params string
 		var decided sql.NullTime
 		if err := rows.Scan(&r.ID, &r.CommunityID, &r.ActionID, &r.PolicyID, &r.PolicyVersionID, &r.Stage, &r.Status,
-			&r.Rule, &r.Error, &r.CreatedAt, &decided, &r.ActionType, &r.ActionStatus, &params, &r.ActionNote,
+			&r.CreatedAt, &decided, &r.ActionType, &r.ActionStatus, &params, &r.ActionNote,
 			&r.InitiatorID, &r.InitiatorName, &r.PolicyName, &r.PolicyVersion); err != nil {
 			return nil, fmt.Errorf("list proposals: %w", err)
 		}
