@@ -59,6 +59,8 @@ type config struct {
 	BaseURL     string
 	LogFormat   string
 	LogLevel    slog.Level
+	// CheckInterval is how often pending proposals are re-checked (POLICYKIT_CHECK_INTERVAL).
+	CheckInterval time.Duration
 }
 
 func loadConfig(getenv func(string) string, log *slog.Logger) (config, error) {
@@ -67,6 +69,13 @@ func loadConfig(getenv func(string) string, log *slog.Logger) (config, error) {
 		DataDir:     envOr(getenv, "POLICYKIT_DATA_DIR", "data"),
 		DatabaseURL: getenv("DATABASE_URL"),
 		BaseURL:     strings.TrimRight(getenv("POLICYKIT_BASE_URL"), "/"),
+	}
+	if v := getenv("POLICYKIT_CHECK_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 100*time.Millisecond {
+			return cfg, fmt.Errorf("POLICYKIT_CHECK_INTERVAL=%q: want a duration of at least 100ms, like 5s", v)
+		}
+		cfg.CheckInterval = d
 	}
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = filepath.Join(cfg.DataDir, "policykit.db")
@@ -197,12 +206,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	rt, err := engine.NewRuntime(eng, engine.RuntimeOptions{CheckInterval: cfg.CheckInterval, Registry: reg})
+	if err != nil {
+		return err
+	}
 	gin.SetMode(gin.ReleaseMode)
 	h, err := handlers.New(handlers.Config{
 		BaseURL:       cfg.BaseURL,
 		SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://"),
 		Version:       version,
-	}, handlers.Deps{Engine: eng, Store: store, Log: log, Templates: templates.FS, Static: static.FS, Registry: reg})
+	}, handlers.Deps{Engine: eng, Runtime: rt, Store: store, Log: log, Templates: templates.FS, Static: static.FS, Registry: reg})
 	if err != nil {
 		return err
 	}
@@ -214,6 +227,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
+	if err := rt.Start(ctx); err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() {
 		log.Info("PolicyKit is listening", "addr", cfg.Addr, "url", cfg.BaseURL, "database", store.Dialect(), "version", version)
@@ -221,14 +237,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}()
 	select {
 	case err := <-errc:
+		_ = rt.Stop(context.Background())
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing requests in flight")
+	log.Info("shutting down: finishing requests and deliveries in flight")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := rt.Stop(shutdownCtx); err != nil {
+		return fmt.Errorf("stop runtime: %w", err)
 	}
 	return nil
 }

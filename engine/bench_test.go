@@ -3,6 +3,7 @@ package engine_test
 import (
 	"fmt"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,4 +159,45 @@ func startPeakHeap() func() uint64 {
 		sample()
 		return peak.Load()
 	}
+}
+
+// BenchmarkCheckPass100k: one re-check pass over 100,000 pending proposals with 10 votes
+// each (seeding takes a minute or two; run it on its own).
+func BenchmarkCheckPass100k(b *testing.B) { benchCheckPass(b, 100_000) }
+
+// BenchmarkDeliverEffects: delivery of stored execute effects to the local recording
+// platform, through claims, the platform call and the recorded outcome.
+func BenchmarkDeliverEffects(b *testing.B) {
+	env := enginetest.New(b)
+	c, members := env.Community(b, "Deliver", engine.KitEverythingPasses, 10)
+	var wg sync.WaitGroup
+	jobs := make(chan struct{})
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range jobs {
+				if _, err := env.Engine.Submit(ctx, engine.Submission{CommunityID: c.ID, Type: "test.post_message", InitiatorID: members[1],
+					Origin: models.OriginWeb, Params: map[string]any{"channel": "C1", "text": "hi"}}); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for i := 0; i < b.N; i++ {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	peak := startPeakHeap()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	st, err := env.Engine.DeliverDue(ctx, "bench")
+	if err != nil || st.Delivered != b.N {
+		b.Fatalf("delivered %d of %d: %v", st.Delivered, b.N, err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(st.Delivered)/time.Since(start).Seconds(), "effects/s")
+	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
 }

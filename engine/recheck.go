@@ -292,9 +292,12 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats 
 			}
 			t.now = now
 			for _, id := range pids {
-				p, err := tx.LockProposal(ctx, id)
+				p, ok, err := tx.TryLockProposal(ctx, id)
 				if err != nil {
 					return false, err
+				}
+				if !ok {
+					continue // another replica is deciding it
 				}
 				if err := t.recheck(p); err != nil {
 					return false, err

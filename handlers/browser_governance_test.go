@@ -23,7 +23,7 @@ func browserCommons(t *testing.T, s *browsertest.Session, site string) (base str
 	ada.ClickButton("Create")
 	ada.WaitText("h1", "Commons")
 	base = strings.TrimPrefix(ada.URL(), site)
-	if got := ada.Text("#rules-h + article"); !strings.Contains(got, "more than half of the members") {
+	if got := ada.Text("#rules-h + article"); !strings.Contains(got, "more than half of all the voters vote yes") {
 		t.Fatalf("the dashboard does not show the democracy rule: %q", got)
 	}
 

@@ -224,3 +224,16 @@ func TestHealthAndMetrics(t *testing.T) {
 		t.Error("metrics lack the request counter")
 	}
 }
+
+func TestRuntimeStatusPage(t *testing.T) {
+	app := newTestApp(t)
+	b := app.browser()
+	if status, _ := b.get("/admin/runtime"); status != http.StatusSeeOther {
+		t.Fatalf("runtime page for a visitor: %d, want a redirect to sign in", status)
+	}
+	b.signup("Operator")
+	status, doc := b.get("/admin/runtime")
+	if status != http.StatusOK || !strings.Contains(doc.Find("h1").Text(), "Runtime status") || doc.Find("#outbox-h").Length() != 1 {
+		t.Fatalf("runtime page: %d", status)
+	}
+}

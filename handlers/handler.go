@@ -24,6 +24,7 @@ type Config struct {
 // Handler serves every page and API route.
 type Handler struct {
 	engine   *engine.Engine
+	runtime  *engine.Runtime // nil in tests that do not run the loops
 	store    *models.Store
 	log      *slog.Logger
 	cfg      Config
@@ -42,6 +43,7 @@ type httpMetrics struct {
 // Deps are the parts a Handler is built from.
 type Deps struct {
 	Engine    *engine.Engine
+	Runtime   *engine.Runtime
 	Store     *models.Store
 	Log       *slog.Logger
 	Templates fs.FS
@@ -68,7 +70,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if err := registerAll(d.Registry, m.requests, m.latency); err != nil {
 		return nil, err
 	}
-	return &Handler{engine: d.Engine, store: d.Store, log: d.Log, cfg: cfg, tmpl: tmpl, md: md, static: d.Static, metrics: m, gatherer: d.Registry}, nil
+	return &Handler{engine: d.Engine, runtime: d.Runtime, store: d.Store, log: d.Log, cfg: cfg, tmpl: tmpl, md: md, static: d.Static, metrics: m, gatherer: d.Registry}, nil
 }
 
 func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {

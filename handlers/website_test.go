@@ -82,7 +82,7 @@ func TestDocumentProposalPassesByMajority(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("proposal page: %d", status)
 	}
-	if got := doc.Find("#rule").Text(); !strings.Contains(got, "more than half of the members") {
+	if got := doc.Find("#rule").Text(); !strings.Contains(got, "more than half of all the voters vote yes") {
 		t.Errorf("the frozen rule is not shown: %q", got)
 	}
 	if got := doc.Find("#tally-summary").Text(); !strings.Contains(got, "0 of 3") {

@@ -2,9 +2,11 @@ package models
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -45,8 +47,7 @@ func (s *Store) InsertEffects(ctx context.Context, es []Effect) error {
 	if len(es) == 0 {
 		return nil
 	}
-	if err := s.q(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "idem_key"}}, DoNothing: true}).
-		Create(&es).Error; err != nil {
+	if err := createChunked(s.q(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "idem_key"}}, DoNothing: true}), es, 500); err != nil {
 		return fmt.Errorf("insert effects: %w", err)
 	}
 	return nil
@@ -57,4 +58,100 @@ func (s *Store) EffectsOf(ctx context.Context, communityID, proposalID int64) ([
 	var es []Effect
 	err := s.q(ctx).Where("community_id = ? AND proposal_id = ?", communityID, proposalID).Order("seq, id").Find(&es).Error
 	return es, err
+}
+
+// ClaimEffects leases up to limit due effects to a worker until `until`, and returns them.
+// An effect is due when its time has come, nobody holds an unexpired lease on it, and no
+// earlier effect of the same action is still pending: effects of one action are delivered
+// in the order they were recorded. On PostgreSQL, rows other replicas are claiming are
+// skipped (FOR UPDATE SKIP LOCKED), so no effect is claimed twice. Each claim counts an
+// attempt, before the platform is called: an attempt that crashes still counts, and the
+// next one knows to reconcile.
+func (s *Store) ClaimEffects(ctx context.Context, worker string, now, until time.Time, limit int) ([]Effect, error) {
+	lock := ""
+	if s.Dialect() == DialectPostgres {
+		lock = "FOR UPDATE SKIP LOCKED"
+	}
+	var es []Effect
+	err := s.q(ctx).Raw(`UPDATE effects SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1
+		WHERE id IN (
+			SELECT e.id FROM effects e
+			WHERE e.status = ? AND e.next_attempt_at <= ? AND (e.claimed_until IS NULL OR e.claimed_until < ?)
+			AND NOT EXISTS (SELECT 1 FROM effects p WHERE p.action_id = e.action_id AND p.id < e.id AND p.status = ?)
+			ORDER BY e.id LIMIT ? `+lock+`)
+		RETURNING *`, worker, until, EffectPending, now, now, EffectPending, limit).Scan(&es).Error
+	if err != nil {
+		return nil, fmt.Errorf("claim effects: %w", err)
+	}
+	return es, nil
+}
+
+// CompleteEffect records a delivered effect. Only the worker holding the claim may.
+func (s *Store) CompleteEffect(ctx context.Context, id int64, worker string, result map[string]any, at time.Time) error {
+	return s.q(ctx).Model(&Effect{}).Where("id = ? AND claimed_by = ?", id, worker).
+		Updates(map[string]any{"status": EffectDone, "result": jsonText(result), "delivered_at": at, "claimed_until": nil, "last_error": ""}).Error
+}
+
+// RescheduleEffect puts an effect back in the queue for a later attempt. countAttempt false
+// takes back the attempt the claim counted (a rate limit is not a failure).
+func (s *Store) RescheduleEffect(ctx context.Context, id int64, worker string, next time.Time, lastError string, countAttempt bool) error {
+	up := map[string]any{"next_attempt_at": next, "claimed_until": nil, "last_error": lastError}
+	if !countAttempt {
+		up["attempts"] = gorm.Expr("attempts - 1")
+	}
+	return s.q(ctx).Model(&Effect{}).Where("id = ? AND claimed_by = ?", id, worker).Updates(up).Error
+}
+
+// FailEffect gives up on an effect; it shows on its proposal and an admin may retry it.
+func (s *Store) FailEffect(ctx context.Context, id int64, worker, lastError string) error {
+	return s.q(ctx).Model(&Effect{}).Where("id = ? AND claimed_by = ?", id, worker).
+		Updates(map[string]any{"status": EffectFailed, "claimed_until": nil, "last_error": lastError}).Error
+}
+
+// ReleaseClaims hands a worker's unfinished claims back at once (graceful shutdown).
+func (s *Store) ReleaseClaims(ctx context.Context, worker string) error {
+	return s.q(ctx).Model(&Effect{}).Where("claimed_by = ? AND status = ? AND claimed_until IS NOT NULL", worker, EffectPending).
+		Updates(map[string]any{"claimed_until": nil, "attempts": gorm.Expr("attempts - 1")}).Error
+}
+
+// RetryEffect queues a failed effect of a community again.
+func (s *Store) RetryEffect(ctx context.Context, communityID, id int64, now time.Time) (*Effect, error) {
+	res := s.q(ctx).Model(&Effect{}).Where("id = ? AND community_id = ? AND status = ?", id, communityID, EffectFailed).
+		Updates(map[string]any{"status": EffectPending, "attempts": 0, "next_attempt_at": now, "claimed_until": nil})
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return nil, fmt.Errorf("failed effect: %w", ErrNotFound)
+	}
+	var e Effect
+	err := s.q(ctx).First(&e, id).Error
+	return &e, err
+}
+
+// EffectCounts counts effects by status.
+func (s *Store) EffectCounts(ctx context.Context) (map[string]int64, error) {
+	var rows []struct {
+		Status string
+		N      int64
+	}
+	if err := s.q(ctx).Model(&Effect{}).Select("status, COUNT(*) AS n").Group("status").Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, nil
+}
+
+func jsonText(v map[string]any) string {
+	if v == nil {
+		return "{}"
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
 }

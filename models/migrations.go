@@ -22,6 +22,7 @@ type migration struct {
 var migrations = []migration{
 	{ID: "0001_foundation", SQL: schemaFoundation},
 	{ID: "0002_governance", SQL: schemaGovernance},
+	{ID: "0003_effect_claim_indexes", SQL: schemaEffectClaims},
 	{ID: "0004_web_indexes", SQL: schemaWebIndexes},
 }
 
@@ -400,6 +401,13 @@ CREATE TABLE audit_events (
 );
 CREATE UNIQUE INDEX audit_events_community_seq ON audit_events (community_id, seq);
 CREATE INDEX audit_events_proposal ON audit_events (proposal_id)
+`
+
+// schemaEffectClaims serves ClaimEffects: pending effects in id order, and "is an earlier
+// effect of this action still pending" as one partial-index probe.
+const schemaEffectClaims = `
+CREATE INDEX effects_pending ON effects (id) WHERE status = 'pending';
+CREATE INDEX effects_pending_by_action ON effects (action_id, id) WHERE status = 'pending'
 `
 
 // schemaWebIndexes serves the pages and the API: the proposals list pages by (community, id)

@@ -366,3 +366,57 @@ func (s *Store) LoadPendingBatch(ctx context.Context, afterID int64, limit int) 
 	}
 	return b, rows.Err()
 }
+
+// MarkActionExecuted records that an action's execute effect was delivered, merging the
+// platform references it returned (the id of a re-posted message...) into the loaded action.
+func (s *Store) MarkActionExecuted(ctx context.Context, a *Action, refs map[string]string) error {
+	if a.ExternalRefs == nil {
+		a.ExternalRefs = map[string]string{}
+	}
+	for k, v := range refs {
+		a.ExternalRefs[k] = v
+	}
+	if a.Status == StatusPassed {
+		a.Status = StatusExecuted
+	}
+	return s.UpdateAction(ctx, a)
+}
+
+// SetBallotRefs stores where a proposal's ballot was posted on its platform.
+func (s *Store) SetBallotRefs(ctx context.Context, proposalID int64, refs map[string]string) error {
+	return s.Tx(ctx, func(tx *Store) error {
+		p, err := tx.LockProposal(ctx, proposalID)
+		if err != nil {
+			return err
+		}
+		if p.Ballot == nil {
+			return nil
+		}
+		if p.Ballot.Refs == nil {
+			p.Ballot.Refs = map[string]string{}
+		}
+		for k, v := range refs {
+			p.Ballot.Refs[k] = v
+		}
+		return tx.q(ctx).Model(&Proposal{}).Where("id = ?", p.ID).Select("ballot").Updates(p).Error
+	})
+}
+
+// TryLockProposal locks a proposal row unless another transaction holds it (PostgreSQL's
+// SKIP LOCKED): ok is false when a replica is deciding it right now. On SQLite the
+// transaction already holds the database lock.
+func (s *Store) TryLockProposal(ctx context.Context, id int64) (*Proposal, bool, error) {
+	if s.Dialect() != DialectPostgres {
+		p, err := s.LockProposal(ctx, id)
+		return p, err == nil, err
+	}
+	var ps []Proposal
+	err := s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"}).Where("id = ?", id).Limit(1).Find(&ps).Error
+	if err != nil {
+		return nil, false, err
+	}
+	if len(ps) == 0 {
+		return nil, false, nil
+	}
+	return &ps[0], true, nil
+}

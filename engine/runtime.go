@@ -1,0 +1,214 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
+
+	"policykit/models"
+)
+
+// RuntimeOptions configure the background work of one server process.
+type RuntimeOptions struct {
+	// CheckInterval is how often pending proposals are re-checked for time-based rules
+	// (votes trigger their own immediate re-check). Default 5s.
+	CheckInterval time.Duration
+	// DeliverInterval is how often the outbox is polled when nothing wakes it. Default 1s.
+	DeliverInterval time.Duration
+	// Instance names this process in effect claims; default host-pid.
+	Instance string
+	// Registry receives the runtime's Prometheus metrics (nil: not exported).
+	Registry prometheus.Registerer
+}
+
+// Runtime runs the engine by itself: a cron job re-checks pending proposals so deadlines
+// fire on time, and a delivery loop sends stored effects to the platforms, woken at once
+// when a decision records effects. Several processes may run against one PostgreSQL: effect
+// claims and proposal locks keep them from doubling any work.
+type Runtime struct {
+	e       *Engine
+	opts    RuntimeOptions
+	cron    *cron.Cron
+	wake    chan struct{}
+	stop    context.CancelFunc
+	done    sync.WaitGroup
+	metrics *runtimeMetrics
+
+	mu     sync.Mutex
+	status RuntimeStatus
+}
+
+// RuntimeStatus is what the admin page shows about the loops.
+type RuntimeStatus struct {
+	Instance      string
+	CheckInterval time.Duration
+	LastPass      PassStats
+	LastPassError string
+	Passes        int64
+	Delivered     int64
+	Rescheduled   int64
+	Failed        int64
+	LastDelivery  time.Time
+}
+
+type runtimeMetrics struct {
+	passSeconds prometheus.Histogram
+	checked     prometheus.Counter
+	decided     prometheus.Counter
+	errors      prometheus.Counter
+	lastPass    prometheus.Gauge
+	effects     *prometheus.CounterVec
+}
+
+// NewRuntime prepares the loops; Start runs them.
+func NewRuntime(e *Engine, opts RuntimeOptions) (*Runtime, error) {
+	if opts.CheckInterval <= 0 {
+		opts.CheckInterval = 5 * time.Second
+	}
+	if opts.DeliverInterval <= 0 {
+		opts.DeliverInterval = time.Second
+	}
+	if opts.Instance == "" {
+		host, _ := os.Hostname()
+		opts.Instance = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), models.RandomCode(3))
+	}
+	m := &runtimeMetrics{
+		passSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "policykit_check_pass_seconds",
+			Help: "Duration of a re-check pass over pending proposals.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
+		checked:  prometheus.NewCounter(prometheus.CounterOpts{Name: "policykit_check_proposals_total", Help: "Pending proposals re-checked."}),
+		decided:  prometheus.NewCounter(prometheus.CounterOpts{Name: "policykit_check_decided_total", Help: "Proposals decided by the check loop."}),
+		errors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "policykit_check_errors_total", Help: "Policy errors and failed passes in the check loop."}),
+		lastPass: prometheus.NewGauge(prometheus.GaugeOpts{Name: "policykit_check_last_pass_timestamp_seconds", Help: "When the last check pass finished."}),
+		effects: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "policykit_effects_total",
+			Help: "Effect delivery attempts by outcome (delivered, rescheduled, failed)."}, []string{"outcome"}),
+	}
+	if opts.Registry != nil {
+		for _, c := range []prometheus.Collector{m.passSeconds, m.checked, m.decided, m.errors, m.lastPass, m.effects} {
+			if err := opts.Registry.Register(c); err != nil {
+				return nil, fmt.Errorf("register runtime metrics: %w", err)
+			}
+		}
+	}
+	r := &Runtime{e: e, opts: opts, wake: make(chan struct{}, 1), metrics: m,
+		status: RuntimeStatus{Instance: opts.Instance, CheckInterval: opts.CheckInterval}}
+	e.OnDecided(r.kick)
+	return r, nil
+}
+
+// kick wakes the delivery loop without blocking.
+func (r *Runtime) kick() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the check job and the delivery loop until Stop.
+func (r *Runtime) Start(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.stop = cancel
+	logger := cronLogger{r.e.log}
+	r.cron = cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)), cron.WithLogger(logger))
+	if _, err := r.cron.AddFunc(fmt.Sprintf("@every %s", r.opts.CheckInterval), func() { r.CheckOnce(ctx) }); err != nil {
+		cancel()
+		return fmt.Errorf("schedule check loop: %w", err)
+	}
+	r.cron.Start()
+	r.done.Add(1)
+	go r.deliveryLoop(ctx)
+	r.e.log.Info("runtime started", "instance", r.opts.Instance, "check_interval", r.opts.CheckInterval)
+	return nil
+}
+
+// Stop stops scheduling, waits for a running check pass and for deliveries in flight (up to
+// ctx's deadline), and hands this process's unfinished effect claims back so another
+// process can deliver them at once.
+func (r *Runtime) Stop(ctx context.Context) error {
+	if r.cron == nil {
+		return nil
+	}
+	stopped := r.cron.Stop()
+	r.stop()
+	finished := make(chan struct{})
+	go func() { r.done.Wait(); close(finished) }()
+	select {
+	case <-stopped.Done():
+	case <-ctx.Done():
+	}
+	select {
+	case <-finished:
+	case <-ctx.Done():
+	}
+	return r.e.store.ReleaseClaims(context.WithoutCancel(ctx), r.opts.Instance)
+}
+
+// CheckOnce runs one re-check pass and records its status.
+func (r *Runtime) CheckOnce(ctx context.Context) {
+	stats, err := r.e.CheckPending(ctx)
+	r.metrics.passSeconds.Observe(stats.Duration.Seconds())
+	r.metrics.checked.Add(float64(stats.Checked))
+	r.metrics.decided.Add(float64(stats.Decided))
+	r.metrics.errors.Add(float64(stats.Errors))
+	r.metrics.lastPass.SetToCurrentTime()
+	r.mu.Lock()
+	r.status.LastPass, r.status.Passes = stats, r.status.Passes+1
+	r.status.LastPassError = ""
+	if err != nil {
+		r.status.LastPassError = err.Error()
+	}
+	r.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		r.metrics.errors.Inc()
+		r.e.log.Error("check pass failed", "err", err)
+	}
+}
+
+func (r *Runtime) deliveryLoop(ctx context.Context) {
+	defer r.done.Done()
+	t := time.NewTicker(r.opts.DeliverInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-t.C:
+		}
+		stats, err := r.e.DeliverDue(ctx, r.opts.Instance)
+		r.metrics.effects.WithLabelValues("delivered").Add(float64(stats.Delivered))
+		r.metrics.effects.WithLabelValues("rescheduled").Add(float64(stats.Rescheduled))
+		r.metrics.effects.WithLabelValues("failed").Add(float64(stats.Failed))
+		r.mu.Lock()
+		r.status.Delivered += int64(stats.Delivered)
+		r.status.Rescheduled += int64(stats.Rescheduled)
+		r.status.Failed += int64(stats.Failed)
+		if stats.Delivered+stats.Rescheduled+stats.Failed > 0 {
+			r.status.LastDelivery = r.e.Now()
+		}
+		r.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			r.e.log.Error("delivery round failed", "err", err)
+		}
+	}
+}
+
+// Status returns a snapshot of the loops' status.
+func (r *Runtime) Status() RuntimeStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
+// cronLogger adapts slog to cron's logger.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}
