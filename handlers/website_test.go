@@ -85,6 +85,9 @@ func TestDocumentProposalPassesByMajority(t *testing.T) {
 	if got := doc.Find("#rule").Text(); !strings.Contains(got, "more than half of all the voters vote yes") {
 		t.Errorf("the frozen rule is not shown: %q", got)
 	}
+	if got := doc.Find("#tally").Text(); !strings.Contains(got, "Deadline:") {
+		t.Errorf("the 7-day deadline of the democracy kit is not shown: %q", got)
+	}
 	if got := doc.Find("#tally-summary").Text(); !strings.Contains(got, "0 of 3") {
 		t.Errorf("tally summary %q, want 0 of 3", got)
 	}
