@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"gorm.io/gorm"
@@ -34,6 +33,9 @@ type ProposalListRow struct {
 	InitiatorName string
 	PolicyName    string
 	PolicyVersion int
+	// Detail only: the governing version's check stage (for its deadline) and later stages.
+	PolicyCheckSrc string
+	PolicyStages   []int64 `gorm:"serializer:json"`
 }
 
 // proposalListColumns are those of the covering index proposals_community_list (migration
@@ -43,7 +45,8 @@ type ProposalListRow struct {
 const proposalListColumns = `proposals.id, proposals.community_id, proposals.action_id, proposals.policy_id,
 	proposals.policy_version_id, proposals.stage, proposals.status, proposals.created_at, proposals.decided_at, ` + proposalJoinColumns
 
-const proposalDetailColumns = `proposals.*, ` + proposalJoinColumns
+const proposalDetailColumns = `proposals.*, policy_versions.check_src AS policy_check_src,
+	policy_versions.stages AS policy_stages, ` + proposalJoinColumns
 
 const proposalJoinColumns = `actions.type AS action_type, actions.status AS action_status,
 	actions.params AS action_params, actions.note AS action_note, actions.initiator_id,
@@ -156,31 +159,36 @@ func (s *Store) OpenBallots(ctx context.Context, communityID int64, proposalIDs 
 	return out, nil
 }
 
-// MemberNames maps member ids of a community to display names. Many ids are read as the
-// whole community in one indexed scan, which is cheaper than a long IN list.
-func (s *Store) MemberNames(ctx context.Context, communityID int64, ids []int64) (map[int64]string, error) {
-	out := make(map[int64]string, len(ids))
+// MemberNames maps member ids of a community to display names, and tells which of them have
+// left. Many ids are read as the whole community in one indexed scan, which is cheaper than a
+// long IN list.
+func (s *Store) MemberNames(ctx context.Context, communityID int64, ids []int64) (names map[int64]string, left map[int64]bool, err error) {
+	names, left = make(map[int64]string, len(ids)), map[int64]bool{}
 	if len(ids) == 0 {
-		return out, nil
+		return names, left, nil
 	}
-	q := s.read(ctx).Table("members").Select("id, display_name").Where("community_id = ?", communityID)
+	cols := "id, display_name, CASE WHEN left_at IS NULL THEN 0 ELSE 1 END"
+	q := s.read(ctx).Table("members").Select(cols).Where("community_id = ?", communityID)
 	if len(ids) <= 100 {
-		q = s.q(ctx).Table("members").Select("id, display_name").Where("community_id = ? AND id IN ?", communityID, ids)
+		q = s.q(ctx).Table("members").Select(cols).Where("community_id = ? AND id IN ?", communityID, ids)
 	}
 	rows, err := q.Rows()
 	if err != nil {
-		return nil, fmt.Errorf("member names: %w", err)
+		return nil, nil, fmt.Errorf("member names: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id int64
+		var id, gone int64
 		var name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, err
+		if err := rows.Scan(&id, &name, &gone); err != nil {
+			return nil, nil, err
 		}
-		out[id] = name
+		names[id] = name
+		if gone == 1 {
+			left[id] = true
+		}
 	}
-	return out, rows.Err()
+	return names, left, rows.Err()
 }
 
 // VotesByMember returns a member's votes on a set of proposals, by proposal id, in one query.
@@ -201,20 +209,18 @@ func (s *Store) VotesByMember(ctx context.Context, memberID int64, proposalIDs [
 
 // ProposalTimeline lists the audit events of a proposal and of its action (the action's
 // arrival and execution are recorded before or without the proposal id), in chain order.
-// Two indexed lookups instead of one OR, which planners answer by scanning the log.
+// Two indexed lookups joined by UNION ALL instead of one OR, which planners answer by
+// scanning the log.
 func (s *Store) ProposalTimeline(ctx context.Context, communityID, proposalID, actionID int64) ([]AuditEvent, error) {
-	var byProposal, byAction []AuditEvent
-	if err := s.read(ctx).Where("proposal_id = ? AND community_id = ?", proposalID, communityID).
-		Order("seq").Limit(500).Find(&byProposal).Error; err != nil {
+	var es []AuditEvent
+	err := s.read(ctx).Raw(`SELECT * FROM audit_events WHERE proposal_id = ? AND community_id = ?
+		UNION ALL
+		SELECT * FROM audit_events WHERE action_id = ? AND community_id = ? AND (proposal_id IS NULL OR proposal_id <> ?)
+		ORDER BY seq LIMIT 500`, proposalID, communityID, actionID, communityID, proposalID).Scan(&es).Error
+	if err != nil {
 		return nil, fmt.Errorf("proposal timeline: %w", err)
 	}
-	if err := s.read(ctx).Where("action_id = ? AND community_id = ? AND (proposal_id IS NULL OR proposal_id <> ?)", actionID, communityID, proposalID).
-		Order("seq").Limit(500).Find(&byAction).Error; err != nil {
-		return nil, fmt.Errorf("proposal timeline: %w", err)
-	}
-	out := append(byProposal, byAction...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
-	return out, nil
+	return es, nil
 }
 
 // ActionEffects lists the effects recorded for a proposal or its action (an execution is
