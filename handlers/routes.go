@@ -22,6 +22,7 @@ func (h *Handler) Router() *gin.Engine {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(h.gatherer, promhttp.HandlerOpts{})))
 	dist, _ := fs.Sub(h.static, "dist")
 	r.StaticFS("/static", http.FS(dist))
+	h.mountWebhooks(r) // platform webhooks: verified by signature, no session or CSRF
 
 	// JSON API: bearer tokens, no cookies, so no CSRF.
 	api := r.Group("/api/v1", h.bearerAuth)
@@ -55,6 +56,7 @@ func (h *Handler) Router() *gin.Engine {
 	c.GET("/documents/:id", h.document)
 	c.POST("/documents/:id", h.updateDocument)
 
+	h.platformRoutes(web, c)
 	r.NoRoute(h.notFound)
 	r.NoMethod(h.notFound)
 	return r
