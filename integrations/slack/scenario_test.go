@@ -206,4 +206,3 @@ func (w *world) ephemeralTo(user, text string) bool {
 	}
 	return false
 }
-
