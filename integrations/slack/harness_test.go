@@ -42,6 +42,7 @@ const (
 // slack-go client talking to slackfake.
 //
 //	#general, #announcements: admin (the founder's Slack account), alice, bob, carol, dave, erin, bot
+//	#lounge:                  admin, alice, bot
 type world struct {
 	t        *testing.T
 	fake     *slackfake.Server
@@ -54,6 +55,7 @@ type world struct {
 	users    map[string]slackfake.User // by name
 	general  slackfake.Channel
 	announce slackfake.Channel
+	lounge   slackfake.Channel
 
 	community *models.Community
 	founder   *browser // signed in as the community's creator
@@ -74,6 +76,7 @@ func newWorld(t *testing.T, kit string) *world {
 	everyone = append(everyone, w.fake.BotUserID())
 	w.general = w.fake.AddChannel(slackfake.Channel{Name: "general", IsGeneral: true, Members: everyone, Topic: "Company-wide"})
 	w.announce = w.fake.AddChannel(slackfake.Channel{Name: "announcements", Members: everyone})
+	w.lounge = w.fake.AddChannel(slackfake.Channel{Name: "lounge", Members: []string{w.fake.AdminUserID(), w.users["alice"].ID, w.fake.BotUserID()}})
 
 	mux := http.NewServeMux()
 	w.srv = httptest.NewServer(mux)

@@ -264,7 +264,9 @@ func (in *Inbound) ServeEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed event", http.StatusBadRequest)
 		return
 	}
-	if !in.fresh(w, r) {
+	// A retry may repeat the first delivery's signature (same second, same body); it is
+	// marked and deduplicated by event id below. An unmarked repeat is a replay.
+	if r.Header.Get("X-Slack-Retry-Num") == "" && !in.fresh(w, r) {
 		return
 	}
 	key := "event:" + env.TeamID + ":" + env.EventID

@@ -106,6 +106,7 @@ type principal struct {
 }
 
 type fault struct {
+	skip       int // calls to let through before failing
 	remaining  int
 	status     int
 	retryAfter time.Duration
@@ -362,6 +363,14 @@ func (s *Server) FailNext(method string, n int, status int, retryAfter time.Dura
 	s.faults[method] = &fault{remaining: n, status: status, retryAfter: retryAfter}
 }
 
+// FailAfter is FailNext after letting the next skip calls of method succeed, to interrupt
+// a delivery halfway (the second of three direct messages is rate limited…).
+func (s *Server) FailAfter(method string, skip, n int, status int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[method] = &fault{skip: skip, remaining: n, status: status, retryAfter: retryAfter}
+}
+
 // Channel returns a copy of a channel's current state.
 func (s *Server) Channel(id string) (Channel, bool) {
 	s.mu.Lock()
@@ -539,6 +548,10 @@ func (s *Server) authLocked(token string) (principal, string) {
 func (s *Server) takeFaultLocked(method string) *fault {
 	f := s.faults[method]
 	if f == nil || f.remaining <= 0 {
+		return nil
+	}
+	if f.skip > 0 {
+		f.skip--
 		return nil
 	}
 	f.remaining--

@@ -820,6 +820,19 @@ func TestFailNext(t *testing.T) {
 		})
 	}
 
+	t.Run("fail after", func(t *testing.T) {
+		w := newWorld(t)
+		w.fake.FailAfter("chat.postMessage", 1, 1, http.StatusTooManyRequests, time.Second)
+		var errs []string
+		for range 3 {
+			_, _, err := w.bot().PostMessage(w.general.ID, slack.MsgOptionText("hi", false))
+			errs = append(errs, fmt.Sprint(err))
+		}
+		if errs[0] != "<nil>" || errs[1] == "<nil>" || errs[2] != "<nil>" || len(w.fake.Messages(w.general.ID)) != 2 {
+			t.Fatalf("errors %v, messages %d: want the second call only to fail", errs, len(w.fake.Messages(w.general.ID)))
+		}
+	})
+
 	t.Run("other methods unaffected", func(t *testing.T) {
 		w := newWorld(t)
 		w.fake.FailNext("conversations.rename", 1, http.StatusInternalServerError, 0)
