@@ -29,7 +29,9 @@ func TestRevertAndReexecute(t *testing.T) {
 	rules, err := w.fake.UserPosts(admin, w.lounge.ID, "Read the rules") // a moderator's post stands
 	w.send(rules, err)
 
-	name := func(id string) func(slackfake.Event) string { return func(slackfake.Event) string { return w.channelName(id) } }
+	name := func(id string) func(slackfake.Event) string {
+		return func(slackfake.Event) string { return w.channelName(id) }
+	}
 	topic := func(slackfake.Event) string { c, _ := w.fake.Channel(w.general.ID); return c.Topic }
 	inLounge := func(slackfake.Event) string {
 		c, _ := w.fake.Channel(w.lounge.ID)

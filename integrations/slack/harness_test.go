@@ -348,7 +348,9 @@ func (b *browser) post(path string, form url.Values) (int, string) {
 	if form == nil {
 		form = url.Values{}
 	}
-	form.Set("csrf_token", b.csrf)
+	if _, set := form["csrf_token"]; !set {
+		form.Set("csrf_token", b.csrf)
+	}
 	resp, err := b.client.PostForm(b.w.srv.URL+path, form)
 	if err != nil {
 		b.w.t.Fatal(err)
