@@ -114,6 +114,9 @@ func TestConnectSignInAndLink(t *testing.T) {
 
 	// Sign in with Slack: bob has no web login yet; he gets one, tied to his member.
 	bob := w.browser()
+	if _, page, _ := bob.get("/signin"); !strings.Contains(page, `href="/signin/slack"`) {
+		t.Fatal("the sign-in page does not offer Sign in with Slack")
+	}
 	if status := bob.oauth("/signin/slack", w.users["bob"].ID, "identity.basic"); status != http.StatusSeeOther {
 		t.Fatalf("sign in with Slack: %d", status)
 	}
