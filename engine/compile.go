@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -154,4 +155,42 @@ func (c *programCache) get(v *models.PolicyVersion) (*compiled, error) {
 	c.versions[v.ID] = p
 	c.mu.Unlock()
 	return p, nil
+}
+
+// versionCache keeps each community's active policy versions per kind, valid while the
+// community's policy epoch is unchanged (read from the community row every transaction
+// locks first, so a replica's change is seen at once).
+type versionCache struct {
+	mu      sync.RWMutex
+	entries map[versionKey]versionEntry
+}
+
+type versionKey struct {
+	community int64
+	kind      string
+}
+
+type versionEntry struct {
+	epoch    int64
+	versions []models.PolicyVersion // shared and read-only
+}
+
+func newVersionCache() *versionCache { return &versionCache{entries: map[versionKey]versionEntry{}} }
+
+func (c *versionCache) get(ctx context.Context, tx *models.Store, comm *models.Community, kind string) ([]models.PolicyVersion, error) {
+	k := versionKey{comm.ID, kind}
+	c.mu.RLock()
+	e, ok := c.entries[k]
+	c.mu.RUnlock()
+	if ok && e.epoch == comm.PolicyEpoch {
+		return e.versions, nil
+	}
+	vs, err := tx.ActivePolicyVersions(ctx, comm.ID, kind)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.entries[k] = versionEntry{epoch: comm.PolicyEpoch, versions: vs}
+	c.mu.Unlock()
+	return vs, nil
 }

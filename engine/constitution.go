@@ -311,12 +311,16 @@ func (t *txn) carryOutElection(a *models.Action, payload map[string]any) {
 		child := &models.Action{CommunityID: a.CommunityID, Type: typ.Name, Kind: typ.Kind(), Platform: typ.Platform,
 			InitiatorID: a.InitiatorID, Params: params, Origin: a.Origin, ExternalRefs: map[string]string{},
 			Status: models.StatusPending, BundleID: &a.ID, Note: fmt.Sprintf("won the election %q", str(a.Params, "title"))}
-		if err := t.tx.InsertAction(t.ctx, child); err != nil {
+		// The election is written first: its candidate refers to it.
+		if err := t.saveAction(a); err != nil {
+			break
+		}
+		if err := t.newAction(child); err != nil {
 			break
 		}
 		t.event("election.won", nil, a, nil, map[string]any{"winner": winner, "action_id": child.ID})
 		t.carryOut(child, nil)
-		if err := t.tx.UpdateAction(t.ctx, child); err != nil {
+		if err := t.saveAction(child); err != nil {
 			break
 		}
 		a.Status = models.StatusExecuted

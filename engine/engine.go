@@ -22,7 +22,9 @@ type Engine struct {
 	types     *registry
 	platforms map[string]Platform
 	programs  *programCache
-	commits   []*groupCommit
+	// policyVersions caches each community's active policies per kind (by policy epoch).
+	policyVersions *versionCache
+	commits        []*groupCommit
 	// onDecided is told about proposals that were just decided (the runtime delivers their
 	// effects at once instead of waiting for its next poll).
 	onDecided func()
@@ -38,14 +40,15 @@ type Options struct {
 // New builds an engine with the constitution action types and every platform's types.
 func New(store *models.Store, opts Options) (*Engine, error) {
 	e := &Engine{
-		store:     store,
-		log:       opts.Log,
-		clock:     opts.Clock,
-		types:     newRegistry(),
-		platforms: map[string]Platform{},
-		programs:  newProgramCache(),
-		commits:   groupCommits(store.Dialect()),
-		onDecided: func() {},
+		store:          store,
+		log:            opts.Log,
+		clock:          opts.Clock,
+		types:          newRegistry(),
+		platforms:      map[string]Platform{},
+		programs:       newProgramCache(),
+		policyVersions: newVersionCache(),
+		commits:        groupCommits(store.Dialect()),
+		onDecided:      func() {},
 	}
 	if e.log == nil {
 		e.log = slog.Default()

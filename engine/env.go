@@ -126,9 +126,8 @@ type PolicyInfo struct {
 	Version int    `expr:"version"`
 }
 
-// CommunityInfo is the community.
+// CommunityInfo is the community (its members are members(); their number, len(members())).
 type CommunityInfo struct {
-	Name        string `expr:"name"`
-	Slug        string `expr:"slug"`
-	MemberCount int    `expr:"member_count"`
+	Name string `expr:"name"`
+	Slug string `expr:"slug"`
 }

@@ -167,7 +167,6 @@ func (ev *evaluation) env() *Env {
 		Now:       ev.now,
 		PASSED:    Passed, FAILED: Failed, PENDING: Pending,
 	}
-	e.Community.MemberCount = len(ev.community.memberIDs())
 	e.Members = ev.community.memberIDs
 	e.WithRole = ev.community.withRole
 	e.HasRole = func(who any, role string) bool {

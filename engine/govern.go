@@ -89,7 +89,7 @@ func (t *txn) submit(typ ActionType, params map[string]any, s Submission) (*Resu
 	if !propose && s.Origin != models.OriginPlatform {
 		return nil, fmt.Errorf("your roles do not allow you to propose %q: %w", typ.Label, models.ErrForbidden)
 	}
-	if err := tx.InsertAction(ctx, a); err != nil {
+	if err := t.newAction(a); err != nil {
 		return nil, err
 	}
 	t.event("action.received", nil, a, a.InitiatorID, map[string]any{
@@ -114,7 +114,7 @@ func (t *txn) submit(typ ActionType, params map[string]any, s Submission) (*Resu
 			return res, nil // saved with its proposal
 		}
 	}
-	return res, tx.UpdateAction(ctx, a)
+	return res, t.saveAction(a)
 }
 
 // txn gathers the work of one governance transaction: audit events and effects are written
@@ -128,6 +128,55 @@ type txn struct {
 	view      *communityView
 	events    []models.NewAuditEvent
 	effects   []models.Effect
+	// New actions and proposals get reserved ids at once and are written once, complete,
+	// when saved (not inserted early and updated later); ids holds the reserved blocks.
+	ids     *idBlocks
+	unsaved map[any]bool
+}
+
+// idBlocks are the id reservations of one transaction (shared by a group commit's requests).
+type idBlocks struct {
+	actions, proposals *models.IDBlock
+}
+
+func newIDBlocks() *idBlocks {
+	return &idBlocks{actions: models.NewIDBlock("actions"), proposals: models.NewIDBlock("proposals")}
+}
+
+// idReserve is how many ids a transaction reserves at a time.
+const idReserve = 256
+
+// newAction gives a new action its id; the row is written by saveAction.
+func (t *txn) newAction(a *models.Action) error {
+	id, err := t.ids.actions.Next(t.ctx, t.tx, idReserve)
+	if err != nil {
+		return err
+	}
+	a.ID = id
+	t.unsaved[a] = true
+	return nil
+}
+
+// newProposal gives a new proposal its id; the row is written by save.
+func (t *txn) newProposal(p *models.Proposal) error {
+	id, err := t.ids.proposals.Next(t.ctx, t.tx, idReserve)
+	if err != nil {
+		return err
+	}
+	p.ID = id
+	t.unsaved[p] = true
+	return nil
+}
+
+// saveAction writes an action: the whole row the first time, its changing fields after.
+func (t *txn) saveAction(a *models.Action) error {
+	if t.unsaved[a] {
+		delete(t.unsaved, a)
+		now := t.now
+		a.CreatedAt, a.UpdatedAt = now, now
+		return t.tx.InsertAction(t.ctx, a)
+	}
+	return t.tx.UpdateAction(t.ctx, a)
 }
 
 func (e *Engine) begin(ctx context.Context, tx *models.Store, communityID int64) (*txn, error) {
@@ -135,7 +184,8 @@ func (e *Engine) begin(ctx context.Context, tx *models.Store, communityID int64)
 	if err != nil {
 		return nil, err
 	}
-	return &txn{e: e, ctx: ctx, tx: tx, now: e.Now(), community: c, view: newCommunityView(ctx, tx, c)}, nil
+	return &txn{e: e, ctx: ctx, tx: tx, now: e.Now(), community: c, view: newCommunityView(ctx, tx, c),
+		ids: newIDBlocks(), unsaved: map[any]bool{}}, nil
 }
 
 func (t *txn) event(kind string, p *models.Proposal, a *models.Action, member *int64, payload any) {
@@ -242,7 +292,7 @@ type policyChoice struct {
 // policies lists the active policies of the action's kind that cover its type, in priority
 // order, with their current versions compiled.
 func (t *txn) policies(a *models.Action) ([]*policyChoice, error) {
-	vs, err := t.tx.ActivePolicyVersions(t.ctx, t.community.ID, a.Kind)
+	vs, err := t.e.policyVersions.get(t.ctx, t.tx, t.community, a.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +339,7 @@ func (t *txn) openProposal(a *models.Action, pc *policyChoice, initiator MemberI
 	if parent != nil {
 		p.ParentID = &parent.ID
 	}
-	if err := t.tx.InsertProposal(t.ctx, p); err != nil {
+	if err := t.newProposal(p); err != nil {
 		return nil, err
 	}
 	t.event("proposal.created", p, a, nil, map[string]any{"policy_id": pc.version.PolicyID, "policy_version_id": pc.version.ID,
@@ -522,10 +572,15 @@ func (t *txn) stageError(a *models.Action, p *models.Proposal, v *models.PolicyV
 func (t *txn) save(a *models.Action, p *models.Proposal) error {
 	now := t.now
 	p.CheckedAt = &now
-	if err := t.tx.UpdateProposal(t.ctx, p); err != nil {
+	if err := t.saveAction(a); err != nil { // first: a new proposal refers to its action
 		return err
 	}
-	return t.tx.UpdateAction(t.ctx, a)
+	if t.unsaved[p] {
+		delete(t.unsaved, p)
+		p.CreatedAt, p.UpdatedAt = now, now
+		return t.tx.InsertProposal(t.ctx, p)
+	}
+	return t.tx.UpdateProposal(t.ctx, p)
 }
 
 // shadow evaluates a dry-run policy beside the enforcing one and records what it would

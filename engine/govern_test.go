@@ -554,3 +554,32 @@ func equal(a, b []int64) bool {
 	}
 	return true
 }
+
+// TestAVoterWhoLeaves: a member who leaves drops out of the electorate frozen at the
+// ballot's opening, and their vote stops counting.
+func TestAVoterWhoLeaves(t *testing.T) {
+	env := enginetest.New(t)
+	c, m := env.Community(t, "Leavers", engine.KitDemocracy, 4)
+	res := submit(t, env, engine.Submission{CommunityID: c.ID, Type: engine.TypeAddDocument, InitiatorID: m[0], Origin: models.OriginWeb,
+		Params: map[string]any{"title": "Rules", "body": "Some."}})
+	vote(t, env, c, res.Proposal, m[1], "yes")
+	vote(t, env, c, res.Proposal, m[2], "yes")
+	if err := env.Store.LeaveCommunity(ctx, c.ID, m[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Engine.CastVote(ctx, c.ID, res.Proposal.ID, m[2], "no", "web"); !errors.Is(err, models.ErrForbidden) {
+		t.Fatalf("a member who left changed their vote: %v", err)
+	}
+	p, _ := reload(t, env, c, res.Proposal.ID)
+	tally, _ := env.Engine.Tally(ctx, p)
+	if tally.Eligible != 3 || tally.Voters != 1 {
+		t.Fatalf("after a voter left: %+v, want 3 eligible and 1 counted vote", tally)
+	}
+	// 2 yes of 3 remaining is a majority of the electorate: the next vote decides it.
+	if r := vote(t, env, c, p, m[3], "no"); r.Proposal.Status != models.StatusPending {
+		t.Fatalf("1 yes, 1 no of 3: %s", r.Proposal.Status)
+	}
+	if r := vote(t, env, c, p, m[0], "yes"); r.Proposal.Status != models.StatusPassed {
+		t.Fatalf("2 yes of 3: %s", r.Proposal.Status)
+	}
+}

@@ -93,6 +93,7 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
 	recorded := false
 	err := e.store.Tx(ctx, func(tx *models.Store) error {
 		merged := map[int64]*txn{}
+		ids := newIDBlocks() // one reservation serves the whole batch
 		ok := 0
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
@@ -107,6 +108,7 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
 			}
 			t, err := e.begin(r.ctx, tx, r.communityID)
 			if err == nil {
+				t.ids = ids
 				err = r.fn(t)
 			}
 			if err != nil {
@@ -132,12 +134,12 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
 		if ok == 0 {
 			return errNothingToCommit
 		}
-		ids := make([]int64, 0, len(merged))
+		communities := make([]int64, 0, len(merged))
 		for id := range merged {
-			ids = append(ids, id)
+			communities = append(communities, id)
 		}
-		slices.Sort(ids)
-		for _, id := range ids {
+		slices.Sort(communities)
+		for _, id := range communities {
 			added, err := merged[id].flush()
 			if err != nil {
 				return err

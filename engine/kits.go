@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -30,54 +31,32 @@ const (
 	KitJury             = "jury"
 )
 
-// passAll is a base policy under which every action of a kind passes.
-func passAll(kind, name, rule string) models.PolicyFields {
-	return models.PolicyFields{Kind: kind, Name: name, Mode: models.ModeEnforce, Active: true, Priority: 1000,
-		Description: rule, Rule: rule, ActionTypes: []string{}, Stages: []int64{}}
-}
+// The kit policies are block programs (engine/blocks/kits.go) compiled into kitPolicy by
+// go generate, so the builder can open and edit them like any policy built from blocks.
+//go:generate go run ./blocks/internal/genkits
 
-// approvedByRole is a constitution base policy: members of role act at once; anything else
-// waits for one of them to approve (yes) or reject (no).
-func approvedByRole(role string) models.PolicyFields {
-	q := fmt.Sprintf("%q", role)
-	rule := fmt.Sprintf("Changes proposed by a %s pass at once. Any other change passes as soon as one %s votes yes, and fails as soon as one votes no.", role, role)
-	return models.PolicyFields{
-		Kind: models.KindConstitution, Name: role + " approves changes", Mode: models.ModeEnforce, Active: true, Priority: 1000,
-		Description: rule, Rule: rule, ActionTypes: []string{}, Stages: []int64{},
-		NotifySrc: fmt.Sprintf("start_vote(\"yes_no\", {among: with_role(%s)});\nnotify(with_role(%s), \"A proposed change needs your decision.\")", q, q),
-		CheckSrc:  fmt.Sprintf("has_role(action.initiator, %s) ? PASSED\n  : yes(with_role(%s)) >= 1 ? PASSED\n  : no(with_role(%s)) >= 1 ? FAILED\n  : PENDING", q, q, q),
+// withActionTypes sets the action types of a kit policy, in its fields and its blocks.
+func withActionTypes(f models.PolicyFields, types []string) models.PolicyFields {
+	f.ActionTypes = types
+	var prog map[string]any
+	if err := json.Unmarshal([]byte(f.Blocks), &prog); err != nil {
+		panic(fmt.Sprintf("engine: kit policy %q has broken blocks: %v", f.Name, err)) // generated code
 	}
-}
-
-// majorityOfMembers is a constitution base policy: a vote of all members, passing with more
-// than half of them.
-func majorityOfMembers() models.PolicyFields {
-	rule := "A change passes when more than half of the members eligible when the vote opened vote yes. It fails as soon as that can no longer happen, and after 7 days."
-	return models.PolicyFields{
-		Kind: models.KindConstitution, Name: "Majority of members", Mode: models.ModeEnforce, Active: true, Priority: 1000,
-		Description: rule, Rule: rule, ActionTypes: []string{}, Stages: []int64{},
-		NotifySrc: "start_vote(\"yes_no\")",
-		CheckSrc:  "majority({of: \"eligible\", deadline: \"7d\"})",
+	when, _ := prog["when"].(map[string]any)
+	if when == nil {
+		when = map[string]any{}
 	}
-}
-
-// juryForRenames is the seed paper's example: a random jury of three decides a channel
-// rename; two yes votes within two days pass it, otherwise it fails.
-func juryForRenames(types []string) models.PolicyFields {
-	rule := "Renaming a channel needs 2 yes votes from a jury of 3 members drawn at random when the rename happens. It fails when 2 jurors vote no, or when 2 days pass without 2 yes votes."
-	return models.PolicyFields{
-		Kind: models.KindPlatform, Name: "Jury for channel renames", Mode: models.ModeEnforce, Active: true, Priority: 100,
-		Description: rule, Rule: rule, ActionTypes: types, Stages: []int64{},
-		InitSrc:   "set(\"jury\", sample(members(), min(3, len(members()))))",
-		NotifySrc: "start_vote(\"yes_no\", {among: get(\"jury\"), dm: true});\nnotify(get(\"jury\"), \"You were drawn for a jury of three. Please deliberate, then vote on this channel rename.\")",
-		CheckSrc:  "threshold(2, {among: get(\"jury\"), deadline: \"48h\"})",
-	}
+	when["action_types"] = types
+	prog["when"] = when
+	raw, _ := json.Marshal(prog)
+	f.Blocks = string(raw)
+	return f
 }
 
 // Kits lists the starter kits, with the jury kit covering every rename type the registered
 // platforms offer.
 func (e *Engine) Kits() []Kit {
-	platformPass := passAll(models.KindPlatform, "Platform actions pass", "Every action on a connected platform stands.")
+	platformPass := kitPolicy("Platform actions pass")
 	var renames []string
 	for _, t := range e.types.sorted() {
 		if strings.HasSuffix(t.Name, ".rename_channel") {
@@ -86,26 +65,25 @@ func (e *Engine) Kits() []Kit {
 	}
 	jury := Kit{Name: KitJury, Label: "Jury",
 		Description: "Renaming a channel goes to a random jury of three (2 yes within 2 days); other changes need a majority of members.",
-		Policies:    []models.PolicyFields{platformPass, majorityOfMembers()}}
+		Policies:    []models.PolicyFields{platformPass, kitPolicy("Majority of members")}}
 	if len(renames) > 0 {
-		jury.Policies = append(jury.Policies, juryForRenames(renames))
+		jury.Policies = append(jury.Policies, withActionTypes(kitPolicy("Jury for channel renames"), renames))
 	}
 	return []Kit{
 		{Name: KitEverythingPasses, Label: "Everything passes",
 			Description: "Every action and every change passes at once — for trying PolicyKit out.",
-			Policies: []models.PolicyFields{platformPass,
-				passAll(models.KindConstitution, "Constitution changes pass", "Every change to governance passes at once.")}},
+			Policies:    []models.PolicyFields{platformPass, kitPolicy("Constitution changes pass")}},
 		{Name: KitDictator, Label: "Benevolent dictator", CreatorRole: "Dictator",
 			Description: "You are the dictator: your changes pass at once and you approve or reject everyone else's.",
 			Roles:       []models.Role{{Name: "Dictator", Description: "Decides on every change to governance."}},
-			Policies:    []models.PolicyFields{platformPass, approvedByRole("Dictator")}},
+			Policies:    []models.PolicyFields{platformPass, kitPolicy("Dictator approves changes")}},
 		{Name: KitModerators, Label: "Moderators", CreatorRole: "Moderator",
 			Description: "Moderators' changes pass at once; anyone else's change needs one moderator's approval.",
 			Roles:       []models.Role{{Name: "Moderator", Description: "Approves or rejects changes to governance."}},
-			Policies:    []models.PolicyFields{platformPass, approvedByRole("Moderator")}},
+			Policies:    []models.PolicyFields{platformPass, kitPolicy("Moderator approves changes")}},
 		{Name: KitDemocracy, Label: "Democracy",
 			Description: "Changes to the rules need a majority of all members; everyday platform actions pass.",
-			Policies:    []models.PolicyFields{platformPass, majorityOfMembers()}},
+			Policies:    []models.PolicyFields{platformPass, kitPolicy("Majority of members")}},
 		jury,
 	}
 }

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -58,10 +59,8 @@ func TestTenantIsolation(t *testing.T) {
 	bob := app.browser()
 	bob.signup("Bob")
 	bSlug := bob.createCommunity("Community B")
-	bob.get("/c/" + bSlug + "/documents")
-	resp, _ := bob.post("/c/"+bSlug+"/documents", map[string][]string{"title": {"Secret plans"}, "body": {"B only"}})
-	bDoc := resp.Header.Get("Location")
-	bDocID := bDoc[strings.LastIndex(bDoc, "/")+1:]
+	bob.propose(bSlug, "constitution.add_document", map[string][]string{"title": {"Secret plans"}, "body": {"B only"}})
+	bDocID := fmt.Sprint(app.documentID(bSlug, "Secret plans"))
 
 	pages := []string{
 		"/c/" + bSlug,
@@ -78,7 +77,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	before := app.count("document_versions")
 	alice.get("/c/" + a)
-	for _, p := range []string{"/c/" + bSlug + "/documents", "/c/" + a + "/documents/" + bDocID, "/c/" + bSlug + "/invites"} {
+	for _, p := range []string{"/c/" + bSlug + "/propose/constitution.add_document", "/c/" + bSlug + "/invites"} {
 		if resp, _ := alice.post(p, map[string][]string{"title": {"Hijack"}, "body": {"x"}}); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("POST %s as a non-member: %d", p, resp.StatusCode)
 		}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"policykit/engine"
 	"policykit/models"
 )
 
@@ -25,23 +26,28 @@ func (h *Handler) home(c *gin.Context) {
 }
 
 type communityInput struct {
-	Name string `form:"name"`
-	Slug string `form:"slug"`
+	Name string `form:"name" json:"name"`
+	Slug string `form:"slug" json:"slug"`
+	Kit  string `form:"starter_kit" json:"starter_kit"`
 }
 
+// defaultKit is pre-selected on the onboarding form: members decide changes together.
+const defaultKit = engine.KitDemocracy
+
+// newCommunityForm is onboarding: name the community and pick a starter kit.
 func (h *Handler) newCommunityForm(c *gin.Context) {
-	h.render(c, http.StatusOK, "community_new", gin.H{"Form": communityInput{}})
+	h.render(c, http.StatusOK, "community_new", gin.H{"Form": communityInput{Kit: defaultKit}, "Kits": h.engine.Kits()})
 }
 
 func (h *Handler) createCommunity(c *gin.Context) {
 	var in communityInput
 	if err := c.ShouldBind(&in); err != nil {
-		h.pageFail(c, errBadRequest)
+		h.pageFail(c, bodyError(err))
 		return
 	}
-	comm, _, err := h.store.CreateCommunity(c.Request.Context(), models.NewCommunity{Name: in.Name, Slug: in.Slug}, currentAccount(c))
+	comm, _, err := h.engine.CreateCommunity(c.Request.Context(), models.NewCommunity{Name: in.Name, Slug: in.Slug}, currentAccount(c), in.Kit)
 	if errors.Is(err, models.ErrInvalid) {
-		h.render(c, http.StatusUnprocessableEntity, "community_new", gin.H{"Form": in, "Errors": models.FieldErrors(err)})
+		h.render(c, http.StatusUnprocessableEntity, "community_new", gin.H{"Form": in, "Errors": models.FieldErrors(err), "Kits": h.engine.Kits()})
 		return
 	}
 	if err != nil {
@@ -51,10 +57,78 @@ func (h *Handler) createCommunity(c *gin.Context) {
 	redirect(c, "/c/"+comm.Slug)
 }
 
-func (h *Handler) communityHome(c *gin.Context) {
+// policyRow is a policy as the dashboard and the policies page show it.
+type policyRow struct {
+	models.Policy
+	Covers []string // labels of the action types it covers; empty: every action of its kind
+}
+
+func (h *Handler) policyRows(ps []models.Policy) []policyRow {
+	out := make([]policyRow, len(ps))
+	for i, p := range ps {
+		out[i] = policyRow{Policy: p}
+		for _, t := range p.ActionTypes {
+			label := t
+			if at, err := h.engine.ActionType(t); err == nil {
+				label = at.Label
+			}
+			out[i].Covers = append(out[i].Covers, label)
+		}
+	}
+	return out
+}
+
+// dashboard: what waits for my vote first, then recent decisions, then the rules.
+func (h *Handler) dashboard(c *gin.Context) {
 	ctx := c.Request.Context()
-	comm := currentCommunity(c)
-	count, err := h.store.CountMembers(ctx, comm.ID)
+	comm, me := currentCommunity(c), currentMember(c)
+	// The newest open proposals are the ones a member can still act on; older ones are on the
+	// proposals page.
+	open, err := h.store.ProposalList(ctx, comm.ID, models.ProposalFilter{Status: models.StatusPending, Limit: 200})
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	ids := make([]int64, len(open))
+	for i, p := range open {
+		ids[i] = p.ID
+	}
+	mine, err := h.store.VotesByMember(ctx, me.ID, ids)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	ballots, err := h.store.OpenBallots(ctx, comm.ID, ids)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	var waiting, others []models.ProposalListRow
+	for _, p := range open {
+		_, voted := mine[p.ID]
+		if b := ballots[p.ID]; b != nil && b.ClosedAt == nil && b.IsEligible(me.ID) && !voted {
+			waiting = append(waiting, p)
+		} else if len(others) < 10 {
+			others = append(others, p)
+		}
+	}
+	recent, err := h.store.RecentDecisions(ctx, comm.ID, 10)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	policies, err := h.store.Policies(ctx, comm.ID)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	var active []models.Policy
+	for _, p := range policies {
+		if p.Active {
+			active = append(active, p)
+		}
+	}
+	roles, err := h.store.Roles(ctx, comm.ID)
 	if err != nil {
 		h.pageFail(c, err)
 		return
@@ -64,16 +138,36 @@ func (h *Handler) communityHome(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
-	h.render(c, http.StatusOK, "community", gin.H{"MemberCount": count, "Documents": docs})
-}
-
-func (h *Handler) members(c *gin.Context) {
-	ms, err := h.store.Members(c.Request.Context(), currentCommunity(c).ID)
+	count, err := h.store.CountMembers(ctx, comm.ID)
 	if err != nil {
 		h.pageFail(c, err)
 		return
 	}
-	h.render(c, http.StatusOK, "members", gin.H{"Members": ms})
+	h.render(c, http.StatusOK, "community", gin.H{
+		"Waiting": h.proposalRows(waiting), "Open": h.proposalRows(others), "Recent": h.proposalRows(recent),
+		"Policies": h.policyRows(active), "Roles": roles, "Documents": docs, "MemberCount": count,
+	})
+}
+
+// membersPage lists the members with their roles and linked accounts.
+func (h *Handler) members(c *gin.Context) {
+	h.renderMembers(c, "")
+}
+
+func (h *Handler) renderMembers(c *gin.Context, link string) {
+	ctx := c.Request.Context()
+	comm := currentCommunity(c)
+	ms, err := h.store.Members(ctx, comm.ID)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	conns, err := h.store.Connections(ctx, comm.ID)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	h.render(c, http.StatusOK, "members", gin.H{"Members": ms, "Connections": conns, "Link": link})
 }
 
 // createInvite makes an invite link and shows it (as an htmx fragment or on the members page).
@@ -88,12 +182,7 @@ func (h *Handler) createInvite(c *gin.Context) {
 		h.renderFragment(c, http.StatusOK, "invite_link", gin.H{"Link": link})
 		return
 	}
-	ms, err := h.store.Members(c.Request.Context(), currentCommunity(c).ID)
-	if err != nil {
-		h.pageFail(c, err)
-		return
-	}
-	h.render(c, http.StatusOK, "members", gin.H{"Members": ms, "Link": link})
+	h.renderMembers(c, link)
 }
 
 func (h *Handler) inviteForm(c *gin.Context) {

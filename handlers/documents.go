@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,10 +10,8 @@ import (
 	"policykit/models"
 )
 
-type documentInput struct {
-	Title string `form:"title" json:"title"`
-	Body  string `form:"body" json:"body"`
-}
+// Documents are read here; every change is a proposal (constitution.add_document,
+// change_document, remove_document) made with the propose form.
 
 func (h *Handler) documents(c *gin.Context) {
 	docs, err := h.store.Documents(c.Request.Context(), currentCommunity(c).ID)
@@ -22,68 +19,67 @@ func (h *Handler) documents(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
-	h.render(c, http.StatusOK, "documents", gin.H{"Documents": docs, "Form": documentInput{}})
+	h.render(c, http.StatusOK, "documents", gin.H{"Documents": docs})
 }
 
+// document shows a document's current text (or ?version=N), its history, and with
+// ?from=N&to=M the changes between two versions.
 func (h *Handler) document(c *gin.Context) {
 	id, err := idParam(c, "id")
 	if err != nil {
 		h.pageFail(c, err)
 		return
 	}
-	versions, err := h.store.DocumentVersions(c.Request.Context(), currentCommunity(c).ID, id)
-	if err != nil {
-		h.pageFail(c, err)
-		return
-	}
-	h.render(c, http.StatusOK, "document", gin.H{"Doc": versions[0], "Versions": versions, "DocID": id})
-}
-
-func (h *Handler) createDocument(c *gin.Context) {
-	var in documentInput
-	if err := c.ShouldBind(&in); err != nil {
-		h.pageFail(c, errBadRequest)
-		return
-	}
+	ctx := c.Request.Context()
 	comm := currentCommunity(c)
-	d, err := h.store.CreateDocument(c.Request.Context(), comm.ID, in.Title, in.Body, &currentMember(c).ID)
-	if errors.Is(err, models.ErrInvalid) {
-		docs, _ := h.store.Documents(c.Request.Context(), comm.ID)
-		h.render(c, http.StatusUnprocessableEntity, "documents", gin.H{"Documents": docs, "Form": in, "Errors": models.FieldErrors(err)})
-		return
-	}
+	doc, err := h.store.DocumentByIDAny(ctx, comm.ID, id)
 	if err != nil {
 		h.pageFail(c, err)
 		return
 	}
-	redirect(c, fmt.Sprintf("/c/%s/documents/%d", comm.Slug, d.ID))
-}
-
-func (h *Handler) updateDocument(c *gin.Context) {
-	id, err := idParam(c, "id")
+	versions, err := h.store.DocumentVersions(ctx, comm.ID, id)
 	if err != nil {
 		h.pageFail(c, err)
 		return
 	}
-	var in documentInput
-	if err := c.ShouldBind(&in); err != nil {
-		h.pageFail(c, errBadRequest)
-		return
+	byNumber := make(map[int]models.DocumentVersion, len(versions))
+	for _, v := range versions {
+		byNumber[v.Version] = v
 	}
-	comm := currentCommunity(c)
-	err = h.store.UpdateDocument(c.Request.Context(), comm.ID, id, in.Title, in.Body, &currentMember(c).ID)
+	pick := func(key string, def int) (models.DocumentVersion, error) {
+		n := def
+		if s := c.Query(key); s != "" {
+			var err error
+			if n, err = strconv.Atoi(s); err != nil {
+				return models.DocumentVersion{}, fmt.Errorf("%s must be a version number: %w", key, errBadRequest)
+			}
+		}
+		v, ok := byNumber[n]
+		if !ok {
+			return v, fmt.Errorf("version %d: %w", n, models.ErrNotFound)
+		}
+		return v, nil
+	}
+	shown, err := pick("version", doc.CurrentVersion)
 	if err != nil {
 		h.pageFail(c, err)
 		return
 	}
-	redirect(c, fmt.Sprintf("/c/%s/documents/%d", comm.Slug, id))
-}
-
-// idParam reads a numeric id from the path; anything else is not found.
-func idParam(c *gin.Context, name string) (int64, error) {
-	id, err := strconv.ParseInt(c.Param(name), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("%s %q: %w", name, c.Param(name), models.ErrNotFound)
+	data := gin.H{"Doc": doc, "Shown": shown, "Versions": versions}
+	if c.Query("from") != "" || c.Query("to") != "" {
+		from, err := pick("from", max(doc.CurrentVersion-1, 1))
+		if err != nil {
+			h.pageFail(c, err)
+			return
+		}
+		to, err := pick("to", doc.CurrentVersion)
+		if err != nil {
+			h.pageFail(c, err)
+			return
+		}
+		data["From"], data["To"] = from, to
+		data["Diff"] = diffFields([]string{"title", "body"},
+			map[string]string{"title": from.Title, "body": from.Body}, map[string]string{"title": to.Title, "body": to.Body})
 	}
-	return id, nil
+	h.render(c, http.StatusOK, "document", data)
 }

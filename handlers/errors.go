@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -44,6 +45,16 @@ var (
 	errTooLarge   = errors.New("request body too large")
 	errBadRequest = errors.New("malformed request")
 )
+
+// bodyError classifies a failure to read a request body: past the size limit is 413,
+// anything else (malformed form or JSON) is 400, with the parser's message.
+func bodyError(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return fmt.Errorf("the body is larger than %d bytes: %w", tooLarge.Limit, errTooLarge)
+	}
+	return fmt.Errorf("%v: %w", err, errBadRequest)
+}
 
 // publicMessage is what a user may read about an error: internal errors are logged, not shown.
 func publicMessage(status int, err error) string {

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -155,10 +156,12 @@ func TestCommunityFormErrors(t *testing.T) {
 		form  url.Values
 		field string
 	}{
-		{"empty name", url.Values{"name": {""}}, "name"},
-		{"overlong name", url.Values{"name": {strings.Repeat("x", 81)}}, "name"},
-		{"bad slug", url.Values{"name": {"Ok"}, "slug": {"Not a slug!"}}, "slug"},
-		{"taken slug", url.Values{"name": {"Alpha"}}, "slug"},
+		{"empty name", url.Values{"name": {""}, "starter_kit": {"democracy"}}, "name"},
+		{"overlong name", url.Values{"name": {strings.Repeat("x", 81)}, "starter_kit": {"democracy"}}, "name"},
+		{"bad slug", url.Values{"name": {"Ok"}, "slug": {"Not a slug!"}, "starter_kit": {"democracy"}}, "slug"},
+		{"taken slug", url.Values{"name": {"Alpha"}, "starter_kit": {"democracy"}}, "slug"},
+		{"no starter kit", url.Values{"name": {"Beta"}}, "starter_kit"},
+		{"unknown starter kit", url.Values{"name": {"Beta"}, "starter_kit": {"anarchy"}}, "starter_kit"},
 	}
 	before := app.count("communities")
 	for _, tt := range tests {
@@ -179,12 +182,9 @@ func TestDocumentsRenderSanitisedMarkdown(t *testing.T) {
 	b := app.browser()
 	b.signup("Writer")
 	slug := b.createCommunity("Writers")
-	b.get("/c/" + slug + "/documents")
-	resp, _ := b.post("/c/"+slug+"/documents", url.Values{"title": {"Guidelines"}, "body": {"# Be kind\n\n**bold** <a href=\"javascript:alert(1)\">x</a>\n\n<script>alert(1)</script>"}})
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("create document: %d", resp.StatusCode)
-	}
-	_, doc := b.get(resp.Header.Get("Location"))
+	b.propose(slug, "constitution.add_document", url.Values{"title": {"Guidelines"}, "body": {"# Be kind\n\n**bold** <a href=\"javascript:alert(1)\">x</a>\n\n<script>alert(1)</script>"}})
+	docID := app.documentID(slug, "Guidelines")
+	_, doc := b.get(fmt.Sprintf("/c/%s/documents/%d", slug, docID))
 	body, _ := doc.Find(".markdown").Html()
 	if !strings.Contains(body, "<h1") || !strings.Contains(body, "<strong>bold</strong>") {
 		t.Errorf("markdown not rendered: %s", body)

@@ -26,9 +26,10 @@ import (
 
 // testApp is the real router on a real database, served over loopback.
 type testApp struct {
-	t     *testing.T
-	store *models.Store
-	srv   *httptest.Server
+	t      *testing.T
+	store  *models.Store
+	srv    *httptest.Server
+	routes gin.RoutesInfo
 }
 
 func newTestApp(t *testing.T) *testApp {
@@ -50,7 +51,9 @@ func newTestApp(t *testing.T) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux.Handle("/", h.Router())
+	r := h.Router()
+	app.routes = r.Routes()
+	mux.Handle("/", r)
 	return app
 }
 
@@ -118,10 +121,17 @@ func (b *browser) signup(name string) {
 	}
 }
 
-// createCommunity creates a community through the form and returns its slug.
+// createCommunity creates a community through the form with the "everything passes" kit
+// (every proposal passes at once) and returns its slug.
 func (b *browser) createCommunity(name string) string {
 	b.app.t.Helper()
-	resp, _ := b.post("/communities", url.Values{"name": {name}})
+	return b.createCommunityWithKit(name, engine.KitEverythingPasses)
+}
+
+// createCommunityWithKit creates a community through the onboarding form and returns its slug.
+func (b *browser) createCommunityWithKit(name, kit string) string {
+	b.app.t.Helper()
+	resp, _ := b.post("/communities", url.Values{"name": {name}, "starter_kit": {kit}})
 	if resp.StatusCode != http.StatusSeeOther {
 		b.app.t.Fatalf("create community: status %d", resp.StatusCode)
 	}
@@ -182,4 +192,37 @@ type apiErr struct {
 		Message string            `json:"message"`
 		Fields  map[string]string `json:"fields"`
 	} `json:"error"`
+}
+
+// propose submits a propose form and returns the proposal page's path (or the action
+// page's, when a permission decided at once). It fails the test unless the form was accepted.
+func (b *browser) propose(slug, typ string, form url.Values) string {
+	b.app.t.Helper()
+	b.get("/c/" + slug + "/propose/" + typ)
+	resp, doc := b.post("/c/"+slug+"/propose/"+typ, form)
+	if resp.StatusCode != http.StatusSeeOther {
+		b.app.t.Fatalf("propose %s: status %d: %s", typ, resp.StatusCode, strings.TrimSpace(doc.Find(".field-error, .flash.error").Text()))
+	}
+	return resp.Header.Get("Location")
+}
+
+// documentID finds a community's document by title.
+func (a *testApp) documentID(slug, title string) int64 {
+	a.t.Helper()
+	ctx := context.Background()
+	c, err := a.store.CommunityBySlug(ctx, slug)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	docs, err := a.store.Documents(ctx, c.ID)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	for _, d := range docs {
+		if d.Title == title {
+			return d.ID
+		}
+	}
+	a.t.Fatalf("no document %q in %s", title, slug)
+	return 0
 }

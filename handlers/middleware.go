@@ -154,15 +154,9 @@ func (h *Handler) requireMember(fail func(*gin.Context, error)) gin.HandlerFunc 
 			fail(c, fmt.Errorf("sign in first: %w", models.ErrUnauthorized))
 			return
 		}
-		ctx := c.Request.Context()
-		comm, err := h.store.CommunityBySlug(ctx, c.Param("slug"))
+		comm, m, err := h.store.Membership(c.Request.Context(), c.Param("slug"), acct.ID)
 		if err != nil {
 			fail(c, err)
-			return
-		}
-		m, err := h.store.MemberByAccount(ctx, comm.ID, acct.ID)
-		if err != nil {
-			fail(c, fmt.Errorf("community: %w", models.ErrNotFound))
 			return
 		}
 		c.Set(keyCommunity, comm)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
+
+	"policykit/models"
 )
 
 // renderer holds one parsed template set per page: the layout and every partial, cloned and
@@ -65,6 +68,33 @@ func newRenderer(files fs.FS, md *markdown) (*renderer, error) {
 			return m[field]
 		},
 		"derefInt": func(p *int64) int64 { return *p },
+		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"list":     func(xs ...string) []string { return xs },
+		"inc":      func(i int) int { return i + 1 },
+		"capitalize": func(s string) string {
+			if s == "" {
+				return s
+			}
+			return strings.ToUpper(s[:1]) + s[1:]
+		},
+		"ballotOptions": ballotOptions,
+		"voted":         voted,
+		"rankAt": func(v *myVote, i int) string {
+			if v == nil {
+				return ""
+			}
+			if l := listOf(v.Value); i < len(l) {
+				return l[i]
+			}
+			return ""
+		},
+		"scoreOf": func(v *myVote, option string) string {
+			if v == nil {
+				return ""
+			}
+			m, _ := v.Value.(map[string]any)
+			return display(m[option])
+		},
 	}
 	base, err := template.New("").Funcs(funcs).ParseFS(files, "layouts/*.html", "partials/*.html")
 	if err != nil {
@@ -164,4 +194,29 @@ func redirect(c *gin.Context, to string) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, to)
+}
+
+// idParam reads a numeric id from the path; anything else is not found.
+func idParam(c *gin.Context, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%s %q: %w", name, c.Param(name), models.ErrNotFound)
+	}
+	return id, nil
+}
+
+// voted tells whether a member's vote chose option (a single value or one in a list).
+func voted(v *myVote, option string) bool {
+	if v == nil {
+		return false
+	}
+	if s, ok := v.Value.(string); ok {
+		return s == option
+	}
+	for _, x := range listOf(v.Value) {
+		if x == option {
+			return true
+		}
+	}
+	return false
 }

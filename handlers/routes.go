@@ -24,12 +24,24 @@ func (h *Handler) Router() *gin.Engine {
 	r.StaticFS("/static", http.FS(dist))
 	h.mountWebhooks(r) // platform webhooks: verified by signature, no session or CSRF
 
-	// JSON API: bearer tokens, no cookies, so no CSRF.
+	// JSON API: bearer tokens, no cookies, so no CSRF. The document describing it is public.
+	r.GET("/api/v1/openapi.json", h.openAPI)
 	api := r.Group("/api/v1", h.bearerAuth)
 	api.GET("/me", h.apiMe)
+	api.GET("/action_types", h.apiActionTypes)
+	api.POST("/communities", h.apiCreateCommunity)
+	api.POST("/invites/:code/accept", h.apiAcceptInvite)
 	inCommunity := api.Group("/communities/:slug", h.requireMember(h.apiFail))
+	inCommunity.POST("/invites", h.apiCreateInvite)
+	inCommunity.POST("/actions", h.apiPropose)
+	inCommunity.GET("/proposals", h.apiProposals)
+	inCommunity.GET("/proposals/:id", h.apiProposal)
+	inCommunity.POST("/proposals/:id/votes", h.apiVote)
+	inCommunity.GET("/policies", h.apiPolicies)
+	inCommunity.GET("/roles", h.apiRoles)
 	inCommunity.GET("/members", h.apiMembers)
 	inCommunity.GET("/documents", h.apiDocuments)
+	inCommunity.GET("/audit", h.apiAudit)
 
 	// Pages: session cookie and CSRF on every state change.
 	web := r.Group("/", h.loadSession, h.csrf)
@@ -46,15 +58,32 @@ func (h *Handler) Router() *gin.Engine {
 	signedIn.POST("/communities", h.createCommunity)
 	signedIn.POST("/invite/:code", h.acceptInvite)
 	signedIn.GET("/admin/runtime", h.runtimeStatus)
+	signedIn.GET("/account/tokens", h.tokens)
+	signedIn.POST("/account/tokens", h.createToken)
+	signedIn.POST("/account/tokens/:id/revoke", h.revokeToken)
 
+	// Governance state changes only through proposals: the pages below read, and the one
+	// write besides votes and invites is POST /propose/:type.
 	c := signedIn.Group("/c/:slug", h.requireMember(h.pageFail))
-	c.GET("", h.communityHome)
+	c.GET("", h.dashboard)
 	c.GET("/members", h.members)
 	c.POST("/invites", h.createInvite)
+	c.GET("/proposals", h.proposals)
+	c.GET("/proposals/:id", h.proposal)
+	c.GET("/proposals/:id/tally", h.proposalTally)
+	c.POST("/proposals/:id/votes", h.vote)
+	c.GET("/actions/:id", h.actionPage)
+	c.GET("/propose", h.proposeIndex)
+	c.GET("/propose/:type", h.proposeForm)
+	c.POST("/propose/:type", h.propose)
+	c.GET("/policies", h.policies)
+	c.GET("/policies/:id", h.policy)
+	c.GET("/roles", h.roles)
 	c.GET("/documents", h.documents)
-	c.POST("/documents", h.createDocument)
 	c.GET("/documents/:id", h.document)
-	c.POST("/documents/:id", h.updateDocument)
+	c.GET("/audit", h.audit)
+	c.GET("/audit/export", h.auditExport)
+	c.POST("/audit/verify", h.auditVerify)
 
 	h.platformRoutes(web, c)
 	r.NoRoute(h.notFound)

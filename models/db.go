@@ -52,7 +52,7 @@ func Open(ctx context.Context, dsn string, secretKey []byte) (*Store, error) {
 		// _txlock=immediate takes the write lock at BEGIN, so two writers queue on the busy
 		// timeout instead of failing with SQLITE_BUSY when a reader upgrades to a writer.
 		db, err = gorm.Open(sqlite.Open(dsn+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)"+
-			"&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"), cfg)
+			"&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-32000)&_txlock=immediate"), cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -138,4 +138,75 @@ func notFound(err error, what string) error {
 		return fmt.Errorf("%s: %w", what, ErrConflict)
 	}
 	return err
+}
+
+// IDBlock hands out ids reserved for rows a transaction will insert with explicit ids, so a
+// row's id is known (to policies, effects and audit events) before the row is written once,
+// complete, instead of inserted early and updated later.
+type IDBlock struct {
+	table     string
+	next, end int64 // next id to hand out; end is the last reserved
+}
+
+// NewIDBlock starts an empty block of ids for a table; ids are reserved on first use.
+func NewIDBlock(table string) *IDBlock { return &IDBlock{table: table} }
+
+// Next returns a reserved id, reserving a new block of n when the current one is used up.
+// On PostgreSQL the ids come from the table's sequence (safe across replicas). On SQLite the
+// block starts after the highest id ever used (the transaction holds the database's write
+// lock, and SQLite is single-process); a later block of the same transaction continues after
+// the previous one, whose ids may not be written yet.
+func (b *IDBlock) Next(ctx context.Context, s *Store, n int) (int64, error) {
+	if b.next == 0 || b.next > b.end {
+		if err := b.reserve(ctx, s, n); err != nil {
+			return 0, err
+		}
+	}
+	id := b.next
+	b.next++
+	return id, nil
+}
+
+func (b *IDBlock) reserve(ctx context.Context, s *Store, n int) error {
+	if s.Dialect() == DialectPostgres {
+		var ids []int64
+		err := s.q(ctx).Raw("SELECT nextval(pg_get_serial_sequence(?, 'id')) FROM generate_series(1, ?)", b.table, n).Scan(&ids).Error
+		if err != nil || len(ids) == 0 {
+			return fmt.Errorf("reserve %s ids: %w", b.table, errors.Join(err, errors.New("no ids")))
+		}
+		// Sequence values of concurrent callers interleave, so hand out only the contiguous run.
+		b.next, b.end = ids[0], ids[0]
+		for _, id := range ids[1:] {
+			if id != b.end+1 {
+				break
+			}
+			b.end = id
+		}
+		return nil
+	}
+	start := b.end
+	if start == 0 {
+		var maxID, seq int64
+		if err := s.q(ctx).Raw("SELECT COALESCE(MAX(id), 0) FROM " + b.table).Scan(&maxID).Error; err != nil {
+			return fmt.Errorf("reserve %s ids: %w", b.table, err)
+		}
+		// AUTOINCREMENT never reuses an id, even of a deleted row: it remembers the highest.
+		_ = s.q(ctx).Raw("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = ?", b.table).Scan(&seq).Error
+		start = max(maxID, seq)
+	}
+	b.next, b.end = start+1, start+int64(n)
+	return nil
+}
+
+// createChunked inserts rows with one multi-row INSERT per chunk: SQLite caps the number of
+// bound variables in one statement. Unlike GORM's CreateInBatches it opens no savepoint, so a
+// small insert is one statement.
+func createChunked[T any](q *gorm.DB, rows []T, chunk int) error {
+	for start := 0; start < len(rows); start += chunk {
+		part := rows[start:min(start+chunk, len(rows))]
+		if err := q.Create(&part).Error; err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -47,9 +47,7 @@ func (s *Store) InsertEffects(ctx context.Context, es []Effect) error {
 	if len(es) == 0 {
 		return nil
 	}
-	// In chunks: SQLite caps the number of bound variables in one statement.
-	if err := s.q(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "idem_key"}}, DoNothing: true}).
-		CreateInBatches(&es, 500).Error; err != nil {
+	if err := createChunked(s.q(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "idem_key"}}, DoNothing: true}), es, 500); err != nil {
 		return fmt.Errorf("insert effects: %w", err)
 	}
 	return nil

@@ -138,33 +138,43 @@ type MemberWithPermissions struct {
 	Permissions []RolePermission
 }
 
-// MemberAccess loads a member of a community with its roles and permissions, in two queries.
+// MemberAccess loads a member of a community with its roles and the permissions they grant,
+// in one query (it runs for every governed action).
 func (s *Store) MemberAccess(ctx context.Context, communityID, memberID int64) (*MemberWithPermissions, error) {
-	m, err := s.MemberByID(ctx, communityID, memberID)
-	if err != nil {
-		return nil, err
-	}
-	if m.LeftAt != nil {
-		return nil, fmt.Errorf("member has left: %w", ErrForbidden)
-	}
 	var rows []struct {
-		Name       string
-		ActionType *string
-		Propose    *bool
-		Execute    *bool
+		ID          int64
+		DisplayName string
+		AccountID   *int64
+		LeftAt      *time.Time
+		CreatedAt   time.Time
+		Role        *string
+		ActionType  *string
+		Propose     *bool
+		Execute     *bool
 	}
-	err = s.q(ctx).Table("member_roles").
-		Select("roles.name, role_permissions.action_type, role_permissions.propose, role_permissions.execute").
-		Joins("JOIN roles ON roles.id = member_roles.role_id").
+	err := s.q(ctx).Table("members").
+		Select("members.id, members.display_name, members.account_id, members.left_at, members.created_at, roles.name AS role, "+
+			"role_permissions.action_type, role_permissions.propose, role_permissions.execute").
+		Joins("LEFT JOIN member_roles ON member_roles.member_id = members.id").
+		Joins("LEFT JOIN roles ON roles.id = member_roles.role_id").
 		Joins("LEFT JOIN role_permissions ON role_permissions.role_id = roles.id").
-		Where("member_roles.member_id = ?", memberID).Order("roles.is_base DESC, roles.name").Scan(&rows).Error
+		Where("members.community_id = ? AND members.id = ?", communityID, memberID).
+		Order("roles.is_base DESC, roles.name").Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("load access: %w", err)
 	}
-	out := &MemberWithPermissions{Member: *m}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("member: %w", ErrNotFound)
+	}
+	r0 := rows[0]
+	if r0.LeftAt != nil {
+		return nil, fmt.Errorf("member has left: %w", ErrForbidden)
+	}
+	out := &MemberWithPermissions{Member: Member{ID: r0.ID, CommunityID: communityID, AccountID: r0.AccountID,
+		DisplayName: r0.DisplayName, CreatedAt: r0.CreatedAt}}
 	for _, r := range rows {
-		if len(out.Roles) == 0 || out.Roles[len(out.Roles)-1] != r.Name {
-			out.Roles = append(out.Roles, r.Name)
+		if r.Role != nil && (len(out.Roles) == 0 || out.Roles[len(out.Roles)-1] != *r.Role) {
+			out.Roles = append(out.Roles, *r.Role)
 		}
 		if r.ActionType != nil {
 			out.Permissions = append(out.Permissions, RolePermission{ActionType: *r.ActionType, Propose: *r.Propose, Execute: *r.Execute})
@@ -202,4 +212,18 @@ func (s *Store) MemberInfos(ctx context.Context, ids []int64) (map[int64]MemberW
 		out[r.MemberID] = m
 	}
 	return out, nil
+}
+
+// LeaveCommunity records that a member left. Their votes on open ballots stop counting and
+// they drop out of every electorate; their past actions and audit events stay.
+func (s *Store) LeaveCommunity(ctx context.Context, communityID, memberID int64) error {
+	res := s.q(ctx).Model(&Member{}).Where("community_id = ? AND id = ? AND left_at IS NULL", communityID, memberID).
+		Update("left_at", time.Now().UTC())
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("member: %w", ErrNotFound)
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ var migrations = []migration{
 	{ID: "0001_foundation", SQL: schemaFoundation},
 	{ID: "0002_governance", SQL: schemaGovernance},
 	{ID: "0003_effect_claim_indexes", SQL: schemaEffectClaims},
+	{ID: "0004_web_indexes", SQL: schemaWebIndexes},
 	{ID: "0005_identities", SQL: schemaIdentities},
 }
 
@@ -408,6 +409,22 @@ CREATE INDEX audit_events_proposal ON audit_events (proposal_id)
 const schemaEffectClaims = `
 CREATE INDEX effects_pending ON effects (id) WHERE status = 'pending';
 CREATE INDEX effects_pending_by_action ON effects (action_id, id) WHERE status = 'pending'
+`
+
+// schemaWebIndexes serves the pages and the API: the proposals list pages by (community, id)
+// with optional policy and type filters, the dashboard reads recent decisions, a proposal
+// page reads its action's audit events and effects, and "waiting for my vote" reads a
+// member's votes.
+const schemaWebIndexes = `
+CREATE INDEX proposals_community_id ON proposals (community_id, id);
+CREATE INDEX proposals_community_policy ON proposals (community_id, policy_id, id);
+CREATE INDEX proposals_community_decided ON proposals (community_id, decided_at);
+CREATE INDEX actions_community_type ON actions (community_id, type, id);
+CREATE INDEX audit_events_action ON audit_events (action_id);
+CREATE INDEX audit_events_community_member ON audit_events (community_id, member_id, seq);
+CREATE INDEX audit_events_community_kind ON audit_events (community_id, kind, seq);
+CREATE INDEX effects_action ON effects (action_id);
+CREATE INDEX votes_member ON votes (member_id, proposal_id)
 `
 
 // schemaIdentities links members to platform accounts and keeps what platform integrations

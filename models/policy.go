@@ -3,9 +3,8 @@ package models
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Policy kinds (Ostrom): platform policies govern everyday actions, constitution policies
@@ -116,10 +115,12 @@ func (s *Store) SavePolicy(ctx context.Context, p *Policy, proposalID *int64) er
 	})
 }
 
-// BumpPolicyEpoch marks the community's policies as changed.
+// BumpPolicyEpoch marks the community's policies as changed. The new epoch is random rather
+// than the next number: a change rolled back must never share its epoch with a later one,
+// or a cache filled inside the rolled-back transaction would be taken for current.
 func (s *Store) BumpPolicyEpoch(ctx context.Context, communityID int64) error {
 	return s.q(ctx).Model(&Community{}).Where("id = ?", communityID).
-		Update("policy_epoch", gorm.Expr("policy_epoch + 1")).Error
+		Update("policy_epoch", rand.Int64()).Error
 }
 
 // PolicyEpoch reads the community's policy epoch.

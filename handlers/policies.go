@@ -1,0 +1,96 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"policykit/engine"
+	"policykit/models"
+)
+
+// Policies are read here; adding, changing, removing, recovering and reordering them are
+// constitution actions proposed with the propose form (its code view edits the stages).
+
+func (h *Handler) policies(c *gin.Context) {
+	ps, err := h.store.Policies(c.Request.Context(), currentCommunity(c).ID)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	var constitution, platform []models.Policy
+	for _, p := range ps {
+		if p.Kind == models.KindConstitution {
+			constitution = append(constitution, p)
+		} else {
+			platform = append(platform, p)
+		}
+	}
+	h.render(c, http.StatusOK, "policies", gin.H{
+		"Constitution": h.policyRows(constitution), "Platform": h.policyRows(platform),
+	})
+}
+
+// policy shows a policy: its rule, code, versions, and with ?from=N&to=M the changes
+// between two versions (by default the latest change).
+func (h *Handler) policy(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	ctx := c.Request.Context()
+	comm := currentCommunity(c)
+	p, err := h.store.PolicyByID(ctx, comm.ID, id)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	versions, err := h.store.PolicyVersions(ctx, comm.ID, id)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	byNumber := make(map[int]*models.PolicyVersion, len(versions))
+	for i := range versions {
+		byNumber[versions[i].Version] = &versions[i]
+	}
+	pick := func(key string, def int) (*models.PolicyVersion, error) {
+		n := def
+		if s := c.Query(key); s != "" {
+			if n, err = strconv.Atoi(s); err != nil {
+				return nil, fmt.Errorf("%s must be a version number: %w", key, errBadRequest)
+			}
+		}
+		v, ok := byNumber[n]
+		if !ok {
+			return nil, fmt.Errorf("version %d: %w", n, models.ErrNotFound)
+		}
+		return v, nil
+	}
+	data := gin.H{"Policy": h.policyRows([]models.Policy{*p})[0], "Versions": versions, "Stages": engine.Stages(),
+		"Sources": policyText(&p.PolicyFields)}
+	if len(versions) > 1 || c.Query("from") != "" {
+		from, err := pick("from", max(p.Version-1, 1))
+		if err != nil {
+			h.pageFail(c, err)
+			return
+		}
+		to, err := pick("to", p.Version)
+		if err != nil {
+			h.pageFail(c, err)
+			return
+		}
+		data["From"], data["To"] = from, to
+		data["Diff"] = diffFields(policyFieldNames, policyText(&from.PolicyFields), policyText(&to.PolicyFields))
+	}
+	recent, err := h.store.ProposalList(ctx, comm.ID, models.ProposalFilter{PolicyID: p.ID, Limit: 10})
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	data["Recent"] = h.proposalRows(recent)
+	h.render(c, http.StatusOK, "policy", data)
+}
