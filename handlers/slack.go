@@ -68,7 +68,7 @@ func (h *Handler) platformRoutes(web, c *gin.RouterGroup) {
 func (h *Handler) slackPage(c *gin.Context) {
 	ctx := c.Request.Context()
 	comm, me := currentCommunity(c), currentMember(c)
-	data := gin.H{"Configured": h.slack != nil, "Notice": slackNotices[c.Query("done")]}
+	data := gin.H{"Configured": h.slack != nil, "Notice": slackNotice(c.Query("done"))}
 	conn, err := h.store.ConnectionOf(ctx, comm.ID, "slack")
 	switch {
 	case err == nil:
@@ -95,10 +95,17 @@ func (h *Handler) slackPage(c *gin.Context) {
 	h.render(c, http.StatusOK, "slack_platform", data)
 }
 
-var slackNotices = map[string]string{
-	"connected":    "Slack is connected. The workspace's people are now members.",
-	"linked":       "Your Slack account is linked.",
-	"disconnected": "Slack is disconnected. Uninstall the app in Slack to revoke its tokens there too.",
+// slackNotice is the confirmation shown after a round trip to Slack.
+func slackNotice(done string) string {
+	switch done {
+	case "connected":
+		return "Slack is connected. The workspace's people are now members."
+	case "linked":
+		return "Your Slack account is linked."
+	case "disconnected":
+		return "Slack is disconnected. Uninstall the app in Slack to revoke its tokens there too."
+	}
+	return ""
 }
 
 // slackStart sends a member to Slack's consent page to install the app or link an account.

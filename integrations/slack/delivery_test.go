@@ -123,3 +123,68 @@ func TestOutageDuringReexecution(t *testing.T) {
 		t.Fatalf("%d actions: our rename came back as a new one", n)
 	}
 }
+
+// TestPostAndNotify: notify() sends each member with a Slack account a direct message (web
+// members are skipped), post() writes in the action's channel, and a rate limit halfway
+// through the messages resumes without sending any twice.
+func TestPostAndNotify(t *testing.T) {
+	w := newWorld(t, engine.KitEverythingPasses)
+	w.install()
+	carol := w.browser()
+	carol.signup("Carol Web")
+	acct, _ := w.store.AccountByEmail(ctx, "carol.web@example.org")
+	inv, err := w.store.CreateInvite(ctx, w.community.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.store.AcceptInvite(ctx, inv.Code, acct); err != nil {
+		t.Fatal(err)
+	}
+	w.addPolicy(map[string]any{
+		"kind": "platform", "name": "Topics are reviewed", "action_types": []any{slack.TypeSetTopic}, "priority": 5,
+		"notify": `notify(members(), "A topic change waits for review"); post("This topic change waits for review")`,
+		"check":  `PENDING`,
+	})
+	w.send(w.fake.UserSetsTopic(w.users["alice"].ID, w.general.ID, "Reviewed topics only"))
+	_, p := w.lastAction(slack.TypeSetTopic)
+	w.fake.FailAfter("chat.postMessage", 2, 1, http.StatusTooManyRequests, time.Second)
+	w.deliver()
+	w.clock.Advance(2 * time.Second)
+	if st := w.deliver(); st.Failed != 0 {
+		t.Fatalf("delivery: %+v", st)
+	}
+	link := fmt.Sprintf("/c/%s/proposals/%d", w.community.Slug, p.ID)
+	dms := 0
+	for _, u := range append([]string{w.fake.AdminUserID()}, slackIDsOf(w)...) {
+		got := 0
+		for _, c := range w.fake.Calls("chat.postMessage") {
+			if c.Status == http.StatusOK && c.Form.Get("channel") == u && strings.Contains(c.Form.Get("text"), "A topic change waits for review") {
+				got++
+				if !strings.Contains(c.Form.Get("text"), link) {
+					t.Fatalf("the notice has no link to the proposal: %q", c.Form.Get("text"))
+				}
+			}
+		}
+		if got != 1 {
+			t.Fatalf("%s got %d notices, want 1", u, got)
+		}
+		dms++
+	}
+	posts := 0
+	for _, m := range w.fake.Messages(w.general.ID) {
+		if m.BotID != "" && strings.HasPrefix(m.Text, "This topic change waits for review") {
+			posts++
+		}
+	}
+	if dms != 6 || posts != 1 {
+		t.Fatalf("%d notices and %d posts, want 6 and 1", dms, posts)
+	}
+}
+
+func slackIDsOf(w *world) []string {
+	var out []string
+	for _, n := range []string{"alice", "bob", "carol", "dave", "erin"} {
+		out = append(out, w.users[n].ID)
+	}
+	return out
+}

@@ -241,3 +241,33 @@ func TestOwnEchoesOnly(t *testing.T) {
 		t.Fatalf("echo %s", raw)
 	}
 }
+
+// TestTwoReplicas: two server processes on one database each receive the same event (a
+// retry routed to the other replica); it is governed once.
+func TestTwoReplicas(t *testing.T) {
+	w := newWorld(t, engine.KitEverythingPasses)
+	w.install()
+	other := slack.NewInbound(w.slack, w.eng, slack.InboundOptions{Workers: 1})
+	other.Start(ctx)
+	srv := httptest.NewServer(http.HandlerFunc(other.ServeEvents))
+	defer srv.Close()
+	ev, err := w.fake.UserPosts(w.users["dave"].ID, w.general.ID, "one event, two replicas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := w.fake.NewEnvelope(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := w.fake.SendEnvelope(ctx, w.srv.URL+slack.EventsPath, signingSecret, env)
+	w.expect(resp, err, http.StatusOK)
+	resp, err = w.fake.SendEnvelope(ctx, srv.URL, signingSecret, env.Retry("http_timeout"))
+	w.expect(resp, err, http.StatusOK)
+	w.flush()
+	if err := other.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := w.count("actions"); n != 1 {
+		t.Fatalf("%d actions, want the event governed once", n)
+	}
+}

@@ -20,12 +20,12 @@ const (
 )
 
 // Scopes requested at install; README's app manifest lists the same.
-var (
-	BotScopes = []string{"channels:history", "groups:history", "channels:read", "groups:read", "channels:manage",
-		"groups:write", "chat:write", "chat:write.public", "pins:read", "pins:write", "users:read", "im:write"}
+const (
+	BotScopes = "channels:history,groups:history,channels:read,groups:read,channels:manage,groups:write," +
+		"chat:write,chat:write.public,pins:read,pins:write,users:read,im:write"
 	// UserScopes are the installing admin's: deleting others' messages and renaming channels
 	// need a person's token, which Slack grants admins.
-	UserScopes = []string{"chat:write", "channels:write", "groups:write", "pins:write"}
+	UserScopes = "chat:write,channels:write,groups:write,pins:write"
 )
 
 // CallbackPath is where Slack sends people back after consent.
@@ -38,8 +38,8 @@ func (s *Slack) redirectURI() string { return s.cfg.BaseURL + CallbackPath }
 func (s *Slack) AuthorizeURL(purpose, state string) string {
 	v := url.Values{"client_id": {s.cfg.ClientID}, "state": {state}, "redirect_uri": {s.redirectURI()}}
 	if purpose == PurposeInstall {
-		v.Set("scope", strings.Join(BotScopes, ","))
-		v.Set("user_scope", strings.Join(UserScopes, ","))
+		v.Set("scope", BotScopes)
+		v.Set("user_scope", UserScopes)
 	} else {
 		v.Set("user_scope", "identity.basic")
 	}

@@ -151,14 +151,22 @@ func slackCode(err error) string {
 	return ""
 }
 
-// transientCodes are Slack error codes that a later attempt may not get.
-var transientCodes = map[string]bool{
-	"internal_error": true, "fatal_error": true, "service_unavailable": true, "request_timeout": true, "ratelimited": true,
+// transientCode tells Slack error codes that a later attempt may not get.
+func transientCode(code string) bool {
+	switch code {
+	case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited":
+		return true
+	}
+	return false
 }
 
-// authCodes mean the workspace's tokens no longer work: the app was uninstalled or revoked.
-var authCodes = map[string]bool{
-	"invalid_auth": true, "token_revoked": true, "account_inactive": true, "not_authed": true, "token_expired": true,
+// authCode tells codes meaning the workspace's tokens no longer work (uninstalled, revoked).
+func authCode(code string) bool {
+	switch code {
+	case "invalid_auth", "token_revoked", "account_inactive", "not_authed", "token_expired":
+		return true
+	}
+	return false
 }
 
 // deliveryError turns a Slack client error into what the runtime acts on: a rate limit
@@ -175,10 +183,10 @@ func (s *Slack) deliveryError(ctx context.Context, ws *workspace, op string, err
 		return &engine.RateLimitedError{RetryAfter: rl.RetryAfter, Err: err}
 	}
 	if code := slackCode(err); code != "" {
-		if transientCodes[code] {
+		if transientCode(code) {
 			return err
 		}
-		if authCodes[code] && ws != nil {
+		if authCode(code) && ws != nil {
 			if serr := s.store.SetConnectionStatus(ctx, ws.conn.ID, "disconnected: "+code); serr != nil {
 				s.log.Warn("record connection status", "err", serr)
 			}
@@ -219,18 +227,21 @@ func (s *Slack) asAdmin(ctx context.Context, ws *workspace, echoKey string, call
 	return err
 }
 
-// fallbackCodes are refusals of the bot token that the admin's token may not get (the bot
+// adminMayDo tells refusals of the bot token that the admin's token may not get (the bot
 // is not in the channel, or workspace settings forbid apps to do it).
-var fallbackCodes = map[string]bool{
-	"not_in_channel": true, "restricted_action": true, "not_authorized": true, "missing_scope": true,
-	"cant_invite": true, "channel_not_found": true,
+func adminMayDo(code string) bool {
+	switch code {
+	case "not_in_channel", "restricted_action", "not_authorized", "missing_scope", "cant_invite", "channel_not_found":
+		return true
+	}
+	return false
 }
 
 // botThenAdmin tries the bot token first (its events are recognised by the bot's user id)
 // and falls back to the admin's token, as PolicyKit did for kicks.
 func (s *Slack) botThenAdmin(ctx context.Context, ws *workspace, echoKey string, call func(*slackapi.Client) error) error {
 	err := call(ws.bot)
-	if err != nil && fallbackCodes[slackCode(err)] && ws.admin != nil {
+	if err != nil && adminMayDo(slackCode(err)) && ws.admin != nil {
 		return s.asAdmin(ctx, ws, echoKey, call)
 	}
 	return err
