@@ -48,6 +48,8 @@ func actionTypes() []engine.ActionType {
 		{Name: TypeJoinChannel, Label: "Join a channel", Platform: PlatformName, Summary: summarizeJoin, Params: []engine.Param{
 			channel,
 			{Name: "member", Label: "Who joins", Type: engine.ParamMember, Required: true},
+			{Name: "username", Label: "Their Slack handle", Type: engine.ParamString, Max: 80,
+				Help: "For people reading the proposal; filled in for joins that happen in Slack."},
 			channelName,
 		}},
 		{Name: TypePinMessage, Label: "Pin a message", Platform: PlatformName, Summary: summarizePin, Params: []engine.Param{
@@ -110,6 +112,9 @@ func summarizeRename(p map[string]any) string {
 }
 
 func summarizeJoin(p map[string]any) string {
+	if u := str(p, "username"); u != "" {
+		return fmt.Sprintf("@%s joins %s", u, channelLabel(p))
+	}
 	return fmt.Sprintf("member %d joins %s", paramID(p, "member"), channelLabel(p))
 }
 
@@ -146,7 +151,10 @@ func (s *Slack) Execute(ctx context.Context, c engine.Call) (map[string]string, 
 	case TypePostMessage:
 		return s.postOnBehalf(ctx, ws, c)
 	case TypeRenameChannel:
-		return map[string]string{"name": str(p, "name")}, s.renameTo(ctx, ws, c, ch, str(p, "name"))
+		if err := s.renameTo(ctx, ws, c, ch, str(p, "name")); err != nil {
+			return nil, err
+		}
+		return map[string]string{"name": str(p, "name")}, nil
 	case TypeJoinChannel:
 		user, err := s.joiningUser(ctx, c)
 		if err != nil {

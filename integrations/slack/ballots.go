@@ -18,6 +18,9 @@ import (
 // choice is a yes/no or consensus value, or "o<i>" for the i-th option of a choice ballot.
 const voteActionPrefix = "pk_vote_"
 
+// refusedPrefix marks a part Slack refused for good, so a retry skips it.
+const refusedPrefix = "refused:"
+
 // Post implements engine.Platform: post(text) writes in the action's channel.
 func (s *Slack) Post(ctx context.Context, c engine.Call, text string) error {
 	ws, err := s.workspaceOf(ctx, c.Community.ID)
@@ -77,13 +80,23 @@ func (s *Slack) direct(ctx context.Context, ws *workspace, c engine.Call, part s
 			continue
 		}
 		if ref := done[key]; ref != "" {
-			refs[fmt.Sprintf("dm:%d", m)] = ref
+			if !strings.HasPrefix(ref, refusedPrefix) {
+				refs[fmt.Sprintf("dm:%d", m)] = ref
+			}
 			continue
 		}
 		// Posting to a user id opens (or reuses) the bot's DM with them.
 		ch, ts, err := ws.bot.PostMessageContext(ctx, id.ExternalID, opts...)
 		if err != nil {
-			return nil, s.deliveryError(ctx, ws, "chat.postMessage", err)
+			derr := s.deliveryError(ctx, ws, "chat.postMessage", err)
+			if !errors.Is(derr, engine.ErrPermanent) || authCode(slackCode(err)) {
+				return nil, derr // retried later, resuming here
+			}
+			// Slack refuses this one person (deactivated, cannot be messaged): the others
+			// still get theirs, and a retry does not ask again.
+			s.log.Info("slack refused a direct message", "member", m, "err", err)
+			s.sent(ctx, c, key, refusedPrefix+slackCode(err))
+			continue
 		}
 		ref := messageRef(ch, ts)
 		s.sent(ctx, c, key, ref)

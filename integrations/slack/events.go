@@ -56,8 +56,11 @@ func (in *Inbound) handleEvent(ctx context.Context, body []byte) error {
 		return in.onPin(ctx, ws, &ev)
 	case "team_join":
 		var ev slackevents.TeamJoinEvent
-		if err := json.Unmarshal(env.Event, &ev); err != nil || ev.User == nil {
+		if err := json.Unmarshal(env.Event, &ev); err != nil {
 			return fmt.Errorf("decode team_join: %w", err)
+		}
+		if ev.User == nil {
+			return errors.New("team_join without a user")
 		}
 		_, err := in.s.store.AddPlatformMembers(ctx, ws.conn.CommunityID, PlatformName, ws.conn.ExternalID, syncable([]slackapi.User{*ev.User}, ws))
 		return err
@@ -153,8 +156,11 @@ func (in *Inbound) onJoin(ctx context.Context, ws *workspace, ev *slackevents.Me
 	if err != nil {
 		return err
 	}
-	return in.submit(ctx, ws, TypeJoinChannel, initiator, map[string]any{"channel": ev.Channel, "member": joined.ID,
-		"channel_name": in.s.channelName(ctx, ws, ev.Channel)}, map[string]string{"team": ws.conn.ExternalID, "user": initiator, "joined_user": ev.User})
+	params := map[string]any{"channel": ev.Channel, "member": joined.ID, "channel_name": in.s.channelName(ctx, ws, ev.Channel)}
+	if ids, err := in.s.store.IdentitiesByMember(ctx, ws.conn.CommunityID, PlatformName, []int64{joined.ID}); err == nil && ids[joined.ID].Username != "" {
+		params["username"] = ids[joined.ID].Username
+	}
+	return in.submit(ctx, ws, TypeJoinChannel, initiator, params, map[string]string{"team": ws.conn.ExternalID, "user": initiator, "joined_user": ev.User})
 }
 
 func (in *Inbound) onPin(ctx context.Context, ws *workspace, ev *slackevents.PinAddedEvent) error {

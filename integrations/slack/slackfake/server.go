@@ -262,6 +262,16 @@ func (s *Server) addUserLocked(u User) User {
 	return u
 }
 
+// Deactivate deactivates a user, as an admin does when someone leaves: users.list still
+// lists them, their tokens answer account_inactive, and messages to them user_disabled.
+func (s *Server) Deactivate(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[userID]; u != nil {
+		u.Deleted = true
+	}
+}
+
 // UserToken returns a user (xoxp-) token for userID, issuing one the first
 // time. The admin user's token is AdminToken.
 func (s *Server) UserToken(userID string) string {

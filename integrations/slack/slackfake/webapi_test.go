@@ -680,6 +680,19 @@ func TestConversationInfoAndMembers(t *testing.T) {
 	checkErr(t, err, "channel_not_found")
 }
 
+func TestDeactivate(t *testing.T) {
+	w := newWorld(t)
+	tok := w.fake.UserToken(w.alice.ID)
+	w.fake.Deactivate(w.alice.ID)
+	_, _, err := w.bot().PostMessage(w.alice.ID, slack.MsgOptionText("hi", false))
+	checkErr(t, err, "user_disabled")
+	_, err = slack.New(tok, slack.OptionAPIURL(w.fake.APIURL())).AuthTest()
+	checkErr(t, err, "account_inactive")
+	if u, _ := w.fake.User(w.alice.ID); !u.Deleted {
+		t.Fatal("not deactivated")
+	}
+}
+
 func TestConversationsList(t *testing.T) {
 	w := newWorld(t)
 	if _, err := w.fake.UserSetsTopic(w.alice.ID, w.random.ID, "off topic"); err != nil {
