@@ -251,3 +251,26 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatalf("B's owner reached A's disconnect: %d", status)
 	}
 }
+
+// TestRevokedTokens: when Slack stops accepting the workspace's tokens, deliveries fail for
+// good (retrying cannot help) and the connection's page says why.
+func TestRevokedTokens(t *testing.T) {
+	w := newWorld(t, engine.KitJury)
+	w.install()
+	w.fake.RevokeToken(w.fake.BotToken())
+	w.send(w.fake.UserRenames(w.users["alice"].ID, w.general.ID, "unheard"))
+	if st := w.deliver(); st.Failed == 0 {
+		t.Fatalf("deliveries with a revoked token: %+v", st)
+	}
+	conn, err := w.store.ConnectionOf(ctx, w.community.ID, "slack")
+	if err != nil || conn.Status != "disconnected: token_revoked" {
+		t.Fatalf("connection %+v %v", conn, err)
+	}
+	if _, page, _ := w.founder.get("/c/" + w.community.Slug + "/platforms/slack"); !strings.Contains(page, "disconnected: token_revoked") {
+		t.Fatal("the page does not say the token was revoked")
+	}
+	w.send(slackfake.Event{"type": "app_uninstalled", "event_ts": "1.7"}, nil)
+	if conn, _ = w.store.ConnectionOf(ctx, w.community.ID, "slack"); !strings.Contains(conn.Status, "uninstalled") {
+		t.Fatalf("after app_uninstalled: %q", conn.Status)
+	}
+}
