@@ -152,7 +152,7 @@ func (s *Store) AddPlatformMembers(ctx context.Context, communityID int64, platf
 			}
 			return fmt.Errorf("create identities: %w", err)
 		}
-		return nil
+		return tx.BumpPolicyEpoch(ctx, communityID) // the member list changed
 	})
 	if err != nil {
 		return nil, err
@@ -212,8 +212,8 @@ func (s *Store) ClaimIdentity(ctx context.Context, id PlatformIdentity) error {
 			if err := tx.q(ctx).Model(&PlatformIdentity{}).Where("member_id = ? AND id <> ?", old.ID, existing.ID).Count(&others).Error; err != nil {
 				return err
 			}
-			if others == 0 {
-				if err := tx.q(ctx).Model(&Member{}).Where("id = ?", old.ID).Update("left_at", now).Error; err != nil {
+			if others == 0 && old.LeftAt == nil {
+				if err := tx.LeaveCommunity(ctx, id.CommunityID, old.ID); err != nil {
 					return fmt.Errorf("retire merged member: %w", err)
 				}
 			}

@@ -15,9 +15,13 @@ func TestPlatformMembersAndIdentities(t *testing.T) {
 	s := modelstest.Open(t)
 	c, founder := modelstest.Community(t, s, "Linked")
 	users := []models.NewPlatformMember{{ExternalID: "U1", Username: "alice", DisplayName: "Alice"}, {ExternalID: "U2", Username: "bob"}}
+	epoch, _ := s.PolicyEpoch(ctx, c.ID)
 	created, err := s.AddPlatformMembers(ctx, c.ID, "slack", "T1", users)
 	if err != nil || len(created) != 2 {
 		t.Fatalf("add: %v %+v", err, created)
+	}
+	if now, _ := s.PolicyEpoch(ctx, c.ID); now == epoch {
+		t.Fatal("adding members left the policy epoch, so cached member lists would miss them")
 	}
 	// Adding the same users again (a second sync, a replayed team_join) adds nobody.
 	if again, err := s.AddPlatformMembers(ctx, c.ID, "slack", "T1", append(users, models.NewPlatformMember{ExternalID: "U3"})); err != nil || len(again) != 1 {
@@ -47,6 +51,9 @@ func TestPlatformMembersAndIdentities(t *testing.T) {
 	}
 	if m, _ := s.MemberByID(ctx, c.ID, alice.ID); m.LeftAt == nil {
 		t.Fatal("the merged member is still counted")
+	}
+	if ids, _ := s.MemberIDs(ctx, c.ID); len(ids) != 3 { // founder, bob, U3
+		t.Fatalf("members after the merge: %v", ids)
 	}
 	// bob gets a login; then nobody else may take his Slack account.
 	bob, _ := s.MemberByIdentity(ctx, c.ID, "slack", "U2")
