@@ -83,7 +83,7 @@ func (e *Engine) retally(ctx context.Context, c *models.Community, decided []mod
 	for i := range b.proposals {
 		byID[b.proposals[i].ID] = &b.proposals[i]
 	}
-	view := newCommunityView(ctx, e.store, c)
+	view := newCommunityView(ctx, e.store, c, e.members)
 	for _, ev := range decided {
 		r.Decisions++
 		var rec decisionRecord

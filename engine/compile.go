@@ -194,3 +194,71 @@ func (c *versionCache) get(ctx context.Context, tx *models.Store, comm *models.C
 	c.mu.Unlock()
 	return vs, nil
 }
+
+// accessCache keeps members' roles and permissions, valid while their community's policy
+// epoch (bumped by every change to roles, permissions or who holds them) is unchanged.
+type accessCache struct {
+	mu      sync.RWMutex
+	entries map[[2]int64]accessEntry
+}
+
+type accessEntry struct {
+	epoch  int64
+	access *models.MemberWithPermissions // shared and read-only
+}
+
+func newAccessCache() *accessCache { return &accessCache{entries: map[[2]int64]accessEntry{}} }
+
+func (c *accessCache) get(ctx context.Context, tx *models.Store, comm *models.Community, memberID int64) (*models.MemberWithPermissions, error) {
+	k := [2]int64{comm.ID, memberID}
+	c.mu.RLock()
+	e, ok := c.entries[k]
+	c.mu.RUnlock()
+	if ok && e.epoch == comm.PolicyEpoch {
+		return e.access, nil
+	}
+	m, err := tx.MemberAccess(ctx, comm.ID, memberID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.entries[k] = accessEntry{epoch: comm.PolicyEpoch, access: m}
+	c.mu.Unlock()
+	return m, nil
+}
+
+// memberCache keeps each community's current member ids, valid while its epoch (bumped when
+// someone joins or leaves) is unchanged: a jury draw reads them for every governed action.
+type memberCache struct {
+	mu      sync.RWMutex
+	entries map[int64]memberEntry
+}
+
+type memberEntry struct {
+	epoch int64
+	ids   []int // shared and read-only
+}
+
+func newMemberCache() *memberCache { return &memberCache{entries: map[int64]memberEntry{}} }
+
+func (c *memberCache) memberIDs(ctx context.Context, tx *models.Store, comm *models.Community) ([]int, error) {
+	if c == nil {
+		ids, err := tx.MemberIDs(ctx, comm.ID)
+		return int64sToInts(ids), err
+	}
+	c.mu.RLock()
+	e, ok := c.entries[comm.ID]
+	c.mu.RUnlock()
+	if ok && e.epoch == comm.PolicyEpoch {
+		return e.ids, nil
+	}
+	raw, err := tx.MemberIDs(ctx, comm.ID)
+	if err != nil {
+		return nil, err
+	}
+	ids := int64sToInts(raw)
+	c.mu.Lock()
+	c.entries[comm.ID] = memberEntry{epoch: comm.PolicyEpoch, ids: ids}
+	c.mu.Unlock()
+	return ids, nil
+}

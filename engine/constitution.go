@@ -311,10 +311,6 @@ func (t *txn) carryOutElection(a *models.Action, payload map[string]any) {
 		child := &models.Action{CommunityID: a.CommunityID, Type: typ.Name, Kind: typ.Kind(), Platform: typ.Platform,
 			InitiatorID: a.InitiatorID, Params: params, Origin: a.Origin, ExternalRefs: map[string]string{},
 			Status: models.StatusPending, BundleID: &a.ID, Note: fmt.Sprintf("won the election %q", str(a.Params, "title"))}
-		// The election is written first: its candidate refers to it.
-		if err := t.saveAction(a); err != nil {
-			break
-		}
 		if err := t.newAction(child); err != nil {
 			break
 		}

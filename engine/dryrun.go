@@ -169,7 +169,7 @@ func (e *Engine) DryRun(ctx context.Context, communityID int64, d Draft, lastN i
 	for _, ev := range events {
 		byProposal[*ev.ProposalID] = append(byProposal[*ev.ProposalID], ev)
 	}
-	view := newCommunityView(ctx, e.store, c)
+	view := newCommunityView(ctx, e.store, c, e.members)
 	now := e.Now()
 	var rows []DryRunRow
 	for i := range ps {
@@ -408,7 +408,7 @@ func (e *Engine) TryIt(ctx context.Context, communityID int64, d Draft, in TryIn
 		seed = 1
 	}
 	tr := &trial{start: e.Now(), votes: votes, until: in.Until}
-	view := newCommunityView(ctx, e.store, c)
+	view := newCommunityView(ctx, e.store, c, e.members)
 	governs, err := e.draftFilter(dr, a, tr.start, view, init)
 	fs := StepResult{Step: StageFilter, Outcome: "governs"}
 	if err != nil {

@@ -24,7 +24,10 @@ type Engine struct {
 	programs  *programCache
 	// policyVersions caches each community's active policies per kind (by policy epoch).
 	policyVersions *versionCache
-	commits        []*groupCommit
+	// access caches members' roles and permissions (by the same epoch).
+	access  *accessCache
+	members *memberCache
+	commits []*groupCommit
 	// onDecided is told about proposals that were just decided (the runtime delivers their
 	// effects at once instead of waiting for its next poll).
 	onDecided func()
@@ -47,6 +50,8 @@ func New(store *models.Store, opts Options) (*Engine, error) {
 		platforms:      map[string]Platform{},
 		programs:       newProgramCache(),
 		policyVersions: newVersionCache(),
+		access:         newAccessCache(),
+		members:        newMemberCache(),
 		commits:        groupCommits(store.Dialect()),
 		onDecided:      func() {},
 	}

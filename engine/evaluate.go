@@ -529,6 +529,7 @@ func dedupe(sorted []int) []int {
 type communityView struct {
 	ctx       context.Context
 	store     *models.Store
+	cache     *memberCache // shared across transactions, keyed by the community's epoch
 	community *models.Community
 	members   []int
 	roles     map[string][]int
@@ -536,18 +537,18 @@ type communityView struct {
 	loadErr   error
 }
 
-func newCommunityView(ctx context.Context, store *models.Store, c *models.Community) *communityView {
-	return &communityView{ctx: ctx, store: store, community: c, roles: map[string][]int{}}
+func newCommunityView(ctx context.Context, store *models.Store, c *models.Community, cache *memberCache) *communityView {
+	return &communityView{ctx: ctx, store: store, community: c, roles: map[string][]int{}, cache: cache}
 }
 
 func (cv *communityView) memberIDs() []int {
 	if cv.members == nil {
-		ids, err := cv.store.MemberIDs(cv.ctx, cv.community.ID)
+		ids, err := cv.cache.memberIDs(cv.ctx, cv.store, cv.community)
 		if err != nil {
 			cv.loadErr = err
 			fail("load members: %v", err)
 		}
-		cv.members = int64sToInts(ids)
+		cv.members = ids
 	}
 	return cv.members
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"policykit/models"
@@ -68,7 +70,7 @@ func (e *Engine) Submit(ctx context.Context, s Submission) (*Result, error) {
 // submit is the body of Submit inside its transaction.
 func (t *txn) submit(typ ActionType, params map[string]any, s Submission) (*Result, error) {
 	ctx, tx, e := t.ctx, t.tx, t.e
-	initiator, err := tx.MemberAccess(ctx, s.CommunityID, s.InitiatorID)
+	initiator, err := e.access.get(ctx, tx, t.community, s.InitiatorID)
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +130,16 @@ type txn struct {
 	view      *communityView
 	events    []models.NewAuditEvent
 	effects   []models.Effect
-	// New actions and proposals get reserved ids at once and are written once, complete,
-	// when saved (not inserted early and updated later); ids holds the reserved blocks.
-	ids     *idBlocks
-	unsaved map[any]bool
+	// New actions and proposals get reserved ids at once and are written once, complete, by
+	// flush: a whole group commit's new rows go in one multi-row INSERT per table.
+	ids        *idBlocks
+	unsaved    map[any]bool
+	newActions []*models.Action
+	newProps   []*models.Proposal
+	newShadows []*models.ShadowDecision
+	// governanceChanged is set when this work changed policies, roles or permissions: the
+	// community row (its epoch) must be read again by whoever runs next in the transaction.
+	governanceChanged bool
 }
 
 // idBlocks are the id reservations of one transaction (shared by a group commit's requests).
@@ -146,37 +154,46 @@ func newIDBlocks() *idBlocks {
 // idReserve is how many ids a transaction reserves at a time.
 const idReserve = 256
 
-// newAction gives a new action its id; the row is written by saveAction.
+// newAction gives a new action its id; flush writes the row as it is then.
 func (t *txn) newAction(a *models.Action) error {
 	id, err := t.ids.actions.Next(t.ctx, t.tx, idReserve)
 	if err != nil {
 		return err
 	}
-	a.ID = id
+	a.ID, a.CreatedAt, a.UpdatedAt = id, t.now, t.now
 	t.unsaved[a] = true
+	t.newActions = append(t.newActions, a)
 	return nil
 }
 
-// newProposal gives a new proposal its id; the row is written by save.
+// newProposal gives a new proposal its id; flush writes the row as it is then.
 func (t *txn) newProposal(p *models.Proposal) error {
 	id, err := t.ids.proposals.Next(t.ctx, t.tx, idReserve)
 	if err != nil {
 		return err
 	}
-	p.ID = id
+	p.ID, p.CreatedAt, p.UpdatedAt = id, t.now, t.now
 	t.unsaved[p] = true
+	t.newProps = append(t.newProps, p)
 	return nil
 }
 
-// saveAction writes an action: the whole row the first time, its changing fields after.
+// saveAction stores an action's changes; a new one is written whole by flush.
 func (t *txn) saveAction(a *models.Action) error {
 	if t.unsaved[a] {
-		delete(t.unsaved, a)
-		now := t.now
-		a.CreatedAt, a.UpdatedAt = now, now
-		return t.tx.InsertAction(t.ctx, a)
+		return nil
 	}
 	return t.tx.UpdateAction(t.ctx, a)
+}
+
+// merge adds another request's writes to this transaction's (a group commit flushes once
+// per community).
+func (t *txn) merge(o *txn) {
+	t.events = append(t.events, o.events...)
+	t.effects = append(t.effects, o.effects...)
+	t.newActions = append(t.newActions, o.newActions...)
+	t.newProps = append(t.newProps, o.newProps...)
+	t.newShadows = append(t.newShadows, o.newShadows...)
 }
 
 func (e *Engine) begin(ctx context.Context, tx *models.Store, communityID int64) (*txn, error) {
@@ -184,8 +201,13 @@ func (e *Engine) begin(ctx context.Context, tx *models.Store, communityID int64)
 	if err != nil {
 		return nil, err
 	}
-	return &txn{e: e, ctx: ctx, tx: tx, now: e.Now(), community: c, view: newCommunityView(ctx, tx, c),
-		ids: newIDBlocks(), unsaved: map[any]bool{}}, nil
+	return e.beginLocked(ctx, tx, c), nil
+}
+
+// beginLocked starts the work of a transaction that already holds the community's lock.
+func (e *Engine) beginLocked(ctx context.Context, tx *models.Store, c *models.Community) *txn {
+	return &txn{e: e, ctx: ctx, tx: tx, now: e.Now(), community: c, view: newCommunityView(ctx, tx, c, e.members),
+		ids: newIDBlocks(), unsaved: map[any]bool{}}
 }
 
 func (t *txn) event(kind string, p *models.Proposal, a *models.Action, member *int64, payload any) {
@@ -199,11 +221,27 @@ func (t *txn) event(kind string, p *models.Proposal, a *models.Action, member *i
 	t.events = append(t.events, ev)
 }
 
-// flush writes the recorded effects and audit events; it reports whether effects were added.
+// flush writes the new actions and proposals (in id order, so a row is written after the
+// rows it refers to), dry-run decisions, effects and audit events; it reports whether
+// effects were added.
 func (t *txn) flush() (bool, error) {
+	slices.SortFunc(t.newActions, func(a, b *models.Action) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(t.newProps, func(a, b *models.Proposal) int { return cmp.Compare(a.ID, b.ID) })
+	if err := t.tx.InsertActions(t.ctx, t.newActions); err != nil {
+		return false, err
+	}
+	if err := t.tx.InsertProposals(t.ctx, t.newProps); err != nil {
+		return false, err
+	}
+	for _, d := range t.newShadows {
+		if err := t.tx.SaveShadowDecision(t.ctx, d); err != nil {
+			return false, err
+		}
+	}
 	if err := t.tx.InsertEffects(t.ctx, t.effects); err != nil {
 		return false, err
 	}
+	t.effectEvents()
 	if err := t.tx.AppendAudit(t.ctx, t.community.ID, t.now, t.events...); err != nil {
 		return false, err
 	}
@@ -229,7 +267,32 @@ func (t *txn) effect(kind string, a *models.Action, p *models.Proposal, payload 
 		IdemKey: fmt.Sprintf("a%d:p%d:%s:%s", a.ID, pid, kind, hex.EncodeToString(sum[:8])),
 		Status:  models.EffectPending, NextAttemptAt: t.now, Result: map[string]any{}, CreatedAt: t.now,
 	})
-	t.event("effect.recorded", p, a, nil, map[string]any{"kind": kind, "platform": a.Platform, "payload": payload})
+}
+
+// effectEvents records the effects of this transaction in the audit chain: one event per
+// action and proposal listing its effects in order (not one row each: a jury rename records
+// three).
+func (t *txn) effectEvents() {
+	type key struct{ action, proposal int64 }
+	var order []key
+	groups := map[key][]map[string]any{}
+	refs := map[key]models.Effect{}
+	for _, ef := range t.effects {
+		k := key{action: *ef.ActionID}
+		if ef.ProposalID != nil {
+			k.proposal = *ef.ProposalID
+		}
+		if _, seen := groups[k]; !seen {
+			order = append(order, k)
+			refs[k] = ef
+		}
+		groups[k] = append(groups[k], map[string]any{"kind": ef.Kind, "platform": ef.Platform, "payload": ef.Payload, "key": ef.IdemKey})
+	}
+	for _, k := range order {
+		ef := refs[k]
+		t.events = append(t.events, models.NewAuditEvent{Kind: "effects.recorded", ProposalID: ef.ProposalID, ActionID: ef.ActionID,
+			Payload: map[string]any{"effects": groups[k]}})
+	}
 }
 
 // govern picks the governing policy (DESIGN §5.3), opens its proposal and evaluates it.
@@ -482,6 +545,7 @@ func (t *txn) carryOut(a *models.Action, payload map[string]any) {
 	}
 	switch {
 	case a.Platform == ConstitutionPlatform:
+		t.governanceChanged = true
 		if err := t.e.applyConstitution(t.ctx, t.tx, a, t.now); err != nil {
 			a.Status = models.StatusFailed
 			a.Note = "passed, but could not be applied: " + err.Error()
@@ -538,6 +602,7 @@ func (t *txn) absorb(ev *evaluation, a *models.Action, p *models.Proposal) {
 }
 
 func (t *txn) changeRole(in Intent) error {
+	t.governanceChanged = true
 	role, _ := in.Payload["role"].(string)
 	r, err := t.tx.RoleByName(t.ctx, t.community.ID, role)
 	if err != nil {
@@ -572,13 +637,11 @@ func (t *txn) stageError(a *models.Action, p *models.Proposal, v *models.PolicyV
 func (t *txn) save(a *models.Action, p *models.Proposal) error {
 	now := t.now
 	p.CheckedAt = &now
-	if err := t.saveAction(a); err != nil { // first: a new proposal refers to its action
+	if err := t.saveAction(a); err != nil {
 		return err
 	}
 	if t.unsaved[p] {
-		delete(t.unsaved, p)
-		p.CreatedAt, p.UpdatedAt = now, now
-		return t.tx.InsertProposal(t.ctx, p)
+		return nil // written whole by flush
 	}
 	return t.tx.UpdateProposal(t.ctx, p)
 }
@@ -620,6 +683,10 @@ func (t *txn) shadow(pc *policyChoice, a *models.Action, p *models.Proposal, ini
 	if d.Outcome != Pending {
 		d.DecidedAt = &t.now
 		t.event("dry_run.decided", p, a, nil, map[string]any{"policy_id": pc.version.PolicyID, "version": pc.version.Version, "outcome": d.Outcome})
+	}
+	if t.unsaved[p] {
+		t.newShadows = append(t.newShadows, d) // after its proposal, in flush
+		return
 	}
 	_ = t.tx.SaveShadowDecision(t.ctx, d)
 }

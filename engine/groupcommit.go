@@ -93,7 +93,8 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
 	recorded := false
 	err := e.store.Tx(ctx, func(tx *models.Store) error {
 		merged := map[int64]*txn{}
-		ids := newIDBlocks() // one reservation serves the whole batch
+		ids := newIDBlocks()                    // one reservation serves the whole batch
+		locked := map[int64]*models.Community{} // each community is locked (and read) once
 		ok := 0
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
@@ -106,8 +107,15 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
 					return err
 				}
 			}
-			t, err := e.begin(r.ctx, tx, r.communityID)
+			c, err := locked[r.communityID], error(nil)
+			if c == nil {
+				if c, err = tx.LockCommunity(r.ctx, r.communityID); err == nil {
+					locked[r.communityID] = c
+				}
+			}
+			var t *txn
 			if err == nil {
+				t = e.beginLocked(r.ctx, tx, c)
 				t.ids = ids
 				err = r.fn(t)
 			}
@@ -122,13 +130,13 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
 				continue
 			}
 			ok++
-			m := merged[r.communityID]
-			if m == nil {
-				m = t
+			if t.governanceChanged {
+				delete(locked, r.communityID) // read its new epoch for the next request
+			}
+			if m := merged[r.communityID]; m == nil {
 				merged[r.communityID] = t
 			} else {
-				m.events = append(m.events, t.events...)
-				m.effects = append(m.effects, t.effects...)
+				m.merge(t)
 			}
 		}
 		if ok == 0 {

@@ -382,7 +382,7 @@ func (e *Engine) completeBatch(ctx context.Context, pb *models.PendingBatch) (*b
 func (b *batch) view(ctx context.Context, store *models.Store, communityID int64) *communityView {
 	v, ok := b.views[communityID]
 	if !ok {
-		v = newCommunityView(ctx, store, b.comms[communityID])
+		v = newCommunityView(ctx, store, b.comms[communityID], nil)
 		b.views[communityID] = v
 	}
 	return v

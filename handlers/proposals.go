@@ -484,10 +484,16 @@ func describeEvent(ev models.AuditEvent, names map[int64]string) string {
 		return "Carried out"
 	case "action.apply_failed":
 		return "Passed, but could not be carried out: " + s("error")
-	case "effect.recorded":
-		return fmt.Sprintf("Effect recorded: %s on %s", s("kind"), s("platform"))
-	case "effect.delivered":
-		return fmt.Sprintf("Effect delivered: %s", s("kind"))
+	case "effects.recorded":
+		var kinds []string
+		if l, ok := p["effects"].([]any); ok {
+			for _, e := range l {
+				if m, ok := e.(map[string]any); ok {
+					kinds = append(kinds, fmt.Sprintf("%v on %v", m["kind"], m["platform"]))
+				}
+			}
+		}
+		return "Effects recorded: " + strings.Join(kinds, ", ")
 	case "dry_run.decided":
 		return fmt.Sprintf("A dry-run policy would have decided %s", s("outcome"))
 	}

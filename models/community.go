@@ -23,8 +23,8 @@ type Community struct {
 	Settings  string // JSON object of community settings
 	AuditSeq  int64  // sequence number of the newest audit event (the chain head)
 	AuditHash string // hash of the newest audit event
-	// PolicyEpoch changes (to a random value) whenever a policy of the community changes, so
-	// caches of compiled policies know to reload.
+	// PolicyEpoch changes (to a random value) whenever the community's policies, roles or
+	// permissions change, so caches of compiled policies and permissions know to reload.
 	PolicyEpoch int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time

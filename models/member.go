@@ -42,7 +42,7 @@ func (s *Store) addMember(ctx context.Context, communityID, accountID int64, nam
 	if err := s.q(ctx).Create(&MemberRole{MemberID: m.ID, RoleID: base.ID}).Error; err != nil {
 		return nil, fmt.Errorf("give base role: %w", err)
 	}
-	return m, nil
+	return m, s.BumpPolicyEpoch(ctx, communityID) // the member list changed
 }
 
 // AddMember adds a person without a web login (for example a platform user) to a community.
@@ -225,5 +225,5 @@ func (s *Store) LeaveCommunity(ctx context.Context, communityID, memberID int64)
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("member: %w", ErrNotFound)
 	}
-	return nil
+	return s.BumpPolicyEpoch(ctx, communityID)
 }

@@ -115,7 +115,9 @@ func (s *Store) SavePolicy(ctx context.Context, p *Policy, proposalID *int64) er
 	})
 }
 
-// BumpPolicyEpoch marks the community's policies as changed. The new epoch is random rather
+// BumpPolicyEpoch marks the community's governance (policies, roles, permissions, who holds
+// them, who left) as changed, so caches of compiled policies and of members' permissions
+// reload. The new epoch is random rather
 // than the next number: a change rolled back must never share its epoch with a later one,
 // or a cache filled inside the rolled-back transaction would be taken for current.
 func (s *Store) BumpPolicyEpoch(ctx context.Context, communityID int64) error {

@@ -121,6 +121,22 @@ func (s *Store) InsertAction(ctx context.Context, a *Action) error {
 	return nil
 }
 
+// InsertActions stores new actions (with their ids set) in multi-row statements.
+func (s *Store) InsertActions(ctx context.Context, as []*Action) error {
+	if err := createChunked(s.q(ctx), as, 200); err != nil {
+		return fmt.Errorf("insert actions: %w", err)
+	}
+	return nil
+}
+
+// InsertProposals stores new proposals (with their ids set) in multi-row statements.
+func (s *Store) InsertProposals(ctx context.Context, ps []*Proposal) error {
+	if err := createChunked(s.q(ctx), ps, 200); err != nil {
+		return fmt.Errorf("insert proposals: %w", err)
+	}
+	return nil
+}
+
 // UpdateAction stores an action's status, reverted flag, references and note.
 func (s *Store) UpdateAction(ctx context.Context, a *Action) error {
 	a.UpdatedAt = time.Now().UTC()

@@ -165,7 +165,10 @@ func (s *Store) CreateRole(ctx context.Context, r *Role, perms []RolePermission)
 			}
 			return fmt.Errorf("create role: %w", err)
 		}
-		return tx.setPermissions(ctx, r.ID, perms)
+		if err := tx.setPermissions(ctx, r.ID, perms); err != nil {
+			return err
+		}
+		return tx.BumpPolicyEpoch(ctx, r.CommunityID)
 	})
 }
 
@@ -189,7 +192,10 @@ func (s *Store) UpdateRole(ctx context.Context, r *Role, perms []RolePermission)
 		if err := tx.q(ctx).Where("role_id = ?", r.ID).Delete(&RolePermission{}).Error; err != nil {
 			return err
 		}
-		return tx.setPermissions(ctx, r.ID, perms)
+		if err := tx.setPermissions(ctx, r.ID, perms); err != nil {
+			return err
+		}
+		return tx.BumpPolicyEpoch(ctx, r.CommunityID)
 	})
 }
 
@@ -219,7 +225,10 @@ func (s *Store) DeleteRole(ctx context.Context, communityID, roleID int64) error
 	if r.IsBase {
 		return Invalid("role", "the base role cannot be deleted")
 	}
-	return s.q(ctx).Delete(&Role{}, r.ID).Error
+	if err := s.q(ctx).Delete(&Role{}, r.ID).Error; err != nil {
+		return err
+	}
+	return s.BumpPolicyEpoch(ctx, communityID)
 }
 
 // GrantRole gives a member a role; granting a held role changes nothing.
@@ -237,7 +246,10 @@ func (s *Store) GrantRole(ctx context.Context, communityID, memberID, roleID int
 	if n > 0 {
 		return nil
 	}
-	return s.q(ctx).Create(&MemberRole{MemberID: memberID, RoleID: roleID}).Error
+	if err := s.q(ctx).Create(&MemberRole{MemberID: memberID, RoleID: roleID}).Error; err != nil {
+		return err
+	}
+	return s.BumpPolicyEpoch(ctx, communityID)
 }
 
 // RevokeRole takes a role from a member (never the base role).
@@ -252,5 +264,8 @@ func (s *Store) RevokeRole(ctx context.Context, communityID, memberID, roleID in
 	if _, err := s.MemberByID(ctx, communityID, memberID); err != nil {
 		return err
 	}
-	return s.q(ctx).Where("member_id = ? AND role_id = ?", memberID, roleID).Delete(&MemberRole{}).Error
+	if err := s.q(ctx).Where("member_id = ? AND role_id = ?", memberID, roleID).Delete(&MemberRole{}).Error; err != nil {
+		return err
+	}
+	return s.BumpPolicyEpoch(ctx, communityID)
 }
