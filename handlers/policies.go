@@ -91,6 +91,6 @@ func (h *Handler) policy(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
-	data["Recent"] = h.proposalRows(recent)
+	data["Recent"] = h.proposalRows(comm.Slug, recent)
 	h.render(c, http.StatusOK, "policy", data)
 }

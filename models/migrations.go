@@ -412,11 +412,13 @@ CREATE INDEX effects_pending_by_action ON effects (action_id, id) WHERE status =
 `
 
 // schemaWebIndexes serves the pages and the API: the proposals list pages by (community, id)
-// with optional policy and type filters, the dashboard reads recent decisions, a proposal
+// with optional status, policy and type filters from one covering index (a proposal row holds
+// its ballot, which can be long, and reading past it for every listed row was most of the
+// list's cost), the dashboard reads recent decisions, a proposal
 // page reads its action's audit events and effects, and "waiting for my vote" reads a
 // member's votes.
 const schemaWebIndexes = `
-CREATE INDEX proposals_community_id ON proposals (community_id, id);
+CREATE INDEX proposals_community_list ON proposals (community_id, id, status, policy_id, action_id, policy_version_id, stage, created_at, decided_at);
 CREATE INDEX proposals_community_policy ON proposals (community_id, policy_id, id);
 CREATE INDEX proposals_community_decided ON proposals (community_id, decided_at);
 CREATE INDEX actions_community_type ON actions (community_id, type, id);
