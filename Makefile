@@ -1,5 +1,7 @@
 # PolicyKit — the two commands a newcomer needs are `make run` and `make test`.
 GO      ?= go
+# RACE turns on the race detector for `make test`; CI runs it on the SQLite pass only.
+RACE    ?= -race
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: run test test-postgres assets build lint bench clean
@@ -10,7 +12,7 @@ run: assets
 
 ## test: build the assets and run every test (SQLite; PostgreSQL when TEST_DATABASE_URL is set)
 test: assets
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test $(RACE) -count=1 -timeout 30m ./...
 
 ## test-postgres: the same suite on a local PostgreSQL
 test-postgres:

@@ -33,6 +33,7 @@ import (
 
 	"policykit/engine"
 	"policykit/handlers"
+	"policykit/integrations/slack"
 	"policykit/models"
 	"policykit/static"
 	"policykit/templates"
@@ -61,6 +62,8 @@ type config struct {
 	LogLevel    slog.Level
 	// CheckInterval is how often pending proposals are re-checked (POLICYKIT_CHECK_INTERVAL).
 	CheckInterval time.Duration
+	// Slack is the Slack app (SLACK_*); Slack is off unless its three secrets are set.
+	Slack slack.Config
 }
 
 func loadConfig(getenv func(string) string, log *slog.Logger) (config, error) {
@@ -76,6 +79,11 @@ func loadConfig(getenv func(string) string, log *slog.Logger) (config, error) {
 			return cfg, fmt.Errorf("POLICYKIT_CHECK_INTERVAL=%q: want a duration of at least 100ms, like 5s", v)
 		}
 		cfg.CheckInterval = d
+	}
+	cfg.Slack = slack.Config{ClientID: getenv("SLACK_CLIENT_ID"), ClientSecret: getenv("SLACK_CLIENT_SECRET"),
+		SigningSecret: getenv("SLACK_SIGNING_SECRET"), APIURL: getenv("SLACK_API_URL")}
+	if set := cfg.Slack.ClientID != "" || cfg.Slack.ClientSecret != "" || cfg.Slack.SigningSecret != ""; set && !cfg.Slack.Configured() {
+		return cfg, errors.New("set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET together (or none, to run without Slack)")
 	}
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = filepath.Join(cfg.DataDir, "policykit.db")
@@ -202,7 +210,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	eng, err := engine.New(store, engine.Options{Log: log})
+	var platforms []engine.Platform
+	var slackApp *slack.Slack
+	if cfg.Slack.Configured() {
+		cfg.Slack.BaseURL, cfg.Slack.Log = cfg.BaseURL, log
+		slackApp = slack.New(store, cfg.Slack)
+		platforms = append(platforms, slackApp)
+	}
+	eng, err := engine.New(store, engine.Options{Log: log, Platforms: platforms})
 	if err != nil {
 		return err
 	}
@@ -218,6 +233,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}, handlers.Deps{Engine: eng, Runtime: rt, Store: store, Log: log, Templates: templates.FS, Static: static.FS, Registry: reg})
 	if err != nil {
 		return err
+	}
+	var slackInbound *slack.Inbound
+	if slackApp != nil {
+		slackInbound = slack.NewInbound(slackApp, eng, slack.InboundOptions{})
+		h.UsePlatforms(slackApp,
+			handlers.Webhook{Method: http.MethodPost, Path: slack.EventsPath, Handler: http.HandlerFunc(slackInbound.ServeEvents)},
+			handlers.Webhook{Method: http.MethodPost, Path: slack.InteractionsPath, Handler: http.HandlerFunc(slackInbound.ServeInteractions)})
+		slackInbound.Start(ctx)
 	}
 	srv := &http.Server{
 		Addr:              cfg.Addr,
@@ -246,6 +269,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	if slackInbound != nil { // after the server: no request can enqueue work any more
+		if err := slackInbound.Stop(shutdownCtx); err != nil {
+			log.Warn("slack inbound", "err", err)
+		}
 	}
 	if err := rt.Stop(shutdownCtx); err != nil {
 		return fmt.Errorf("stop runtime: %w", err)

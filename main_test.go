@@ -88,3 +88,59 @@ func TestCLIBootstrapsAnInstance(t *testing.T) {
 		t.Fatal("graceful shutdown hung")
 	}
 }
+
+// TestServeWiresSlack: with the three Slack secrets set, the server mounts Slack's signed
+// endpoints and offers "Sign in with Slack"; with only some of them it refuses to start.
+func TestServeWiresSlack(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env := map[string]string{
+		"DATABASE_URL": modelstest.DSN(t), "POLICYKIT_DATA_DIR": t.TempDir(), "POLICYKIT_ADDR": addr,
+		"POLICYKIT_SECRET_KEY": strings.Repeat("k", 32), "POLICYKIT_LOG_LEVEL": "warn",
+		"SLACK_CLIENT_ID": "1.2", "SLACK_SIGNING_SECRET": "s",
+	}
+	getenv := func(k string) string { return env[k] }
+	var out, logs bytes.Buffer
+	if err := run(context.Background(), []string{"migrate"}, getenv, nil, &out, &logs); err == nil || !strings.Contains(err.Error(), "SLACK_CLIENT_SECRET") {
+		t.Fatalf("a partial Slack configuration was accepted: %v", err)
+	}
+	env["SLACK_CLIENT_SECRET"] = "c"
+	serveCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(serveCtx, nil, getenv, nil, &out, &logs) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Post(fmt.Sprintf("http://%s/integrations/slack/events", addr), "application/json", strings.NewReader(`{"type":"url_verification","challenge":"x"}`))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("an unsigned Slack request got %d", resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp, err := http.Get(fmt.Sprintf("http://%s/signin", addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page bytes.Buffer
+	_, _ = page.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(page.String(), "/signin/slack") {
+		t.Fatal("the sign-in page does not offer Sign in with Slack")
+	}
+}

@@ -134,8 +134,8 @@ type apiProposal struct {
 	Stage     int            `json:"stage"`
 	Action    apiActionRef   `json:"action"`
 	Policy    apiPolicyRef   `json:"policy"`
-	Rule      string         `json:"rule"`
-	Error     string         `json:"error"`
+	Rule      string         `json:"rule,omitempty"`
+	Error     string         `json:"error,omitempty"`
 	Ballot    *models.Ballot `json:"ballot"`
 	CreatedAt time.Time      `json:"created_at"`
 	DecidedAt *time.Time     `json:"decided_at"`

@@ -113,7 +113,7 @@ func (h *Handler) renderAudit(c *gin.Context, report any) {
 			ids[*e.MemberID] = true
 		}
 	}
-	names, err := h.memberNames(ctx, comm.ID, ids)
+	names, _, err := h.memberNames(ctx, comm.ID, ids)
 	if err != nil {
 		h.pageFail(c, err)
 		return

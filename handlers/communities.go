@@ -144,7 +144,7 @@ func (h *Handler) dashboard(c *gin.Context) {
 		return
 	}
 	h.render(c, http.StatusOK, "community", gin.H{
-		"Waiting": h.proposalRows(waiting), "Open": h.proposalRows(others), "Recent": h.proposalRows(recent),
+		"Waiting": h.proposalRows(comm.Slug, waiting), "Open": h.proposalRows(comm.Slug, others), "Recent": h.proposalRows(comm.Slug, recent),
 		"Policies": h.policyRows(active), "Roles": roles, "Documents": docs, "MemberCount": count,
 	})
 }

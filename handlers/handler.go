@@ -33,6 +33,9 @@ type Handler struct {
 	static   fs.FS
 	metrics  *httpMetrics
 	gatherer prometheus.Gatherer
+	// Connected platforms (UsePlatforms): nil and empty when none is configured.
+	slack    SlackConnector
+	webhooks []Webhook
 }
 
 type httpMetrics struct {

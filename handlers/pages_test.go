@@ -292,3 +292,67 @@ func TestVoteControlsFitTheBallotKind(t *testing.T) {
 		t.Errorf("an out-of-range score: %d %q", resp.StatusCode, page.Find("#vote-error").Text())
 	}
 }
+
+// TestProposalsListFiltersAndPages: the list filters by status, type and policy, and pages
+// by keyset links.
+func TestProposalsListFiltersAndPages(t *testing.T) {
+	app := newTestApp(t)
+	b := app.browser()
+	b.signup("Lister")
+	slug := b.createCommunity("Lists")
+	for i := 0; i < 3; i++ {
+		b.propose(slug, engine.TypeAddDocument, url.Values{"title": {fmt.Sprintf("Doc %d", i)}, "body": {"x"}})
+	}
+	b.propose(slug, engine.TypeAddRole, url.Values{"name": {"Helper"}})
+	// A policy that keeps role changes pending, so the statuses differ.
+	b.propose(slug, engine.TypeAddPolicy, url.Values{"kind": {"constitution"}, "name": {"Hold roles"},
+		"action_types": {engine.TypeAddRole}, "priority": {"1"}, "check": {"PENDING"}})
+	b.propose(slug, engine.TypeAddRole, url.Values{"name": {"Waiter"}})
+	hold := app.policyID(slug, "Hold roles")
+
+	count := func(query string) int {
+		t.Helper()
+		status, doc := b.get("/c/" + slug + "/proposals" + query)
+		if status != http.StatusOK {
+			t.Fatalf("%s: %d", query, status)
+		}
+		return doc.Find("main tbody tr").Length()
+	}
+	tests := []struct {
+		query string
+		want  int
+	}{
+		{"", 6},
+		{"?status=pending", 1},
+		{"?status=passed", 5},
+		{"?type=" + engine.TypeAddDocument, 3},
+		{"?type=" + engine.TypeAddRole, 2},
+		{fmt.Sprintf("?policy=%d", hold), 1},
+		{"?status=failed", 0},
+	}
+	for _, tt := range tests {
+		if got := count(tt.query); got != tt.want {
+			t.Errorf("proposals%s: %d rows, want %d", tt.query, got, tt.want)
+		}
+	}
+	if status, _ := b.get("/c/" + slug + "/proposals?status=maybe"); status != http.StatusBadRequest {
+		t.Errorf("a bad status filter: %d", status)
+	}
+	// Keyset pages through the API's limit: 6 proposals in pages of 4.
+	var seen []int64
+	next := "?limit=4"
+	for next != "" {
+		_, doc := b.get("/c/" + slug + "/proposals" + next)
+		doc.Find("main tbody tr td:first-child").Each(func(_ int, s *goquery.Selection) {
+			seen = append(seen, atoi(t, s.Text()))
+		})
+		href, ok := doc.Find(`a[rel="next"]`).Attr("href")
+		next = ""
+		if ok {
+			next = href[strings.Index(href, "?"):]
+		}
+	}
+	if len(seen) != 6 || seen[0] <= seen[5] {
+		t.Errorf("paging saw %v, want all 6 newest first", seen)
+	}
+}

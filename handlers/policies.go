@@ -91,7 +91,7 @@ func (h *Handler) policy(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
-	data["Recent"] = h.proposalRows(recent)
+	data["Recent"] = h.proposalRows(comm.Slug, recent)
 	if p.Mode == models.ModeDryRun {
 		if data["Agreement"], err = h.engine.ShadowAgreement(ctx, comm.ID, p.ID); err != nil {
 			h.pageFail(c, err)

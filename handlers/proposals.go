@@ -24,12 +24,41 @@ type proposalRow struct {
 	TypeLabel string
 }
 
-func (h *Handler) proposalRows(rows []models.ProposalListRow) []proposalRow {
-	out := make([]proposalRow, len(rows))
+// listItem is a proposal as a table row shows it: flat and preformatted, because a list
+// page renders fifty of them and templates pay for every field lookup and function call.
+type listItem struct {
+	ID                        int64
+	URL, Summary, TypeLabel   string
+	Status, Policy, Initiator string
+	CreatedAgo, CreatedISO    string
+}
+
+func (h *Handler) proposalRows(slug string, rows []models.ProposalListRow) []listItem {
+	out := make([]listItem, len(rows))
 	for i, r := range rows {
-		out[i] = h.proposalRow(r)
+		row := h.proposalRow(r)
+		out[i] = listItem{ID: r.ID, URL: fmt.Sprintf("/c/%s/proposals/%d", slug, r.ID), Summary: row.Summary,
+			TypeLabel: row.TypeLabel, Status: r.Status, Policy: fmt.Sprintf("%s v%d", r.PolicyName, r.PolicyVersion),
+			Initiator: r.InitiatorName, CreatedAgo: ago(r.CreatedAt), CreatedISO: r.CreatedAt.UTC().Format(time.RFC3339)}
+		if out[i].Initiator == "" {
+			out[i].Initiator = "—"
+		}
 	}
 	return out
+}
+
+// selectOptions marks the chosen option, so templates test a field instead of calling eq.
+func selectOptions(opts []option, chosen string) []selectOption {
+	out := make([]selectOption, len(opts))
+	for i, o := range opts {
+		out[i] = selectOption{Value: o.Value, Label: o.Label, Selected: o.Value == chosen}
+	}
+	return out
+}
+
+type selectOption struct {
+	Value, Label string
+	Selected     bool
 }
 
 func (h *Handler) proposalRow(r models.ProposalListRow) proposalRow {
@@ -95,8 +124,21 @@ func (h *Handler) proposals(c *gin.Context) {
 		q.Set("before", strconv.FormatInt(rows[len(rows)-1].ID, 10))
 		next = "?" + q.Encode()
 	}
+	var types, pols []option
+	for _, t := range h.engine.ActionTypes() {
+		types = append(types, option{t.Name, fmt.Sprintf("%s (%s)", t.Label, t.Name)})
+	}
+	for _, p := range policies {
+		pols = append(pols, option{strconv.FormatInt(p.ID, 10), p.Name})
+	}
+	policy := ""
+	if f.PolicyID != 0 {
+		policy = strconv.FormatInt(f.PolicyID, 10)
+	}
 	h.render(c, http.StatusOK, "proposals", gin.H{
-		"Rows": h.proposalRows(rows), "Filter": f, "Policies": policies, "Types": h.engine.ActionTypes(), "Next": next,
+		"Rows": h.proposalRows(comm.Slug, rows), "Next": next,
+		"Statuses": selectOptions([]option{{"pending", "pending"}, {"passed", "passed"}, {"failed", "failed"}}, f.Status),
+		"Types":    selectOptions(types, f.ActionType), "Policies": selectOptions(pols, policy),
 	})
 }
 
@@ -140,45 +182,24 @@ type timelineEntry struct {
 }
 
 // loadProposal reads a proposal and everything its page shows, set-wise: one query each for
-// the proposal row, votes, members named on the page, timeline, effects and stages.
+// the proposal row (with its policy version), votes, timeline, effects, the members named on
+// the page, and stages of a bundle.
 func (h *Handler) loadProposal(ctx context.Context, comm *models.Community, me *models.Member, id int64) (*proposalDetail, error) {
 	row, err := h.store.ProposalDetail(ctx, comm.ID, id)
 	if err != nil {
 		return nil, err
 	}
 	d := &proposalDetail{proposalRow: h.proposalRow(*row)}
-	// The votes are read once, for the tally and for the member's own vote.
+	b := row.Ballot
+	if row.Status == models.StatusPending {
+		v := &models.PolicyVersion{PolicyFields: models.PolicyFields{CheckSrc: row.PolicyCheckSrc}}
+		if at, ok := engine.Deadline(v, &row.Proposal); ok {
+			d.Deadline = &at
+		}
+	}
 	votes, err := h.store.VotesOf(ctx, []int64{row.ID})
 	if err != nil {
 		return nil, err
-	}
-	if row.Ballot != nil {
-		leftIDs, err := h.store.LeftMemberIDs(ctx, comm.ID)
-		if err != nil {
-			return nil, err
-		}
-		left := make(map[int64]bool, len(leftIDs))
-		for _, id := range leftIDs {
-			left[id] = true
-		}
-		d.Tally = engine.TallyOf(row.Ballot, votes[row.ID], left)
-	}
-	d.Bars = tallyBars(row.Ballot, d.Tally)
-	for _, v := range votes[row.ID] {
-		if v.MemberID == me.ID {
-			d.MyVote = decodeVote(v)
-		}
-	}
-	b := row.Ballot
-	d.CanVote = row.Status == models.StatusPending && b != nil && b.ClosedAt == nil && b.IsEligible(me.ID)
-	vs, err := h.store.PolicyVersionsByID(ctx, []int64{row.PolicyVersionID})
-	if err != nil {
-		return nil, err
-	}
-	if len(vs) == 1 && row.Status == models.StatusPending {
-		if at, ok := engine.Deadline(&vs[0], &row.Proposal); ok {
-			d.Deadline = &at
-		}
 	}
 	events, err := h.store.ProposalTimeline(ctx, comm.ID, row.ID, row.ActionID)
 	if err != nil {
@@ -188,12 +209,12 @@ func (h *Handler) loadProposal(ctx context.Context, comm *models.Community, me *
 		return nil, err
 	}
 	// Only a policy bundle has stages to list.
-	if row.Stage > 0 || (len(vs) == 1 && len(vs[0].Stages) > 0) {
+	if row.Stage > 0 || len(row.PolicyStages) > 0 {
 		if d.Stages, err = h.store.ProposalsOfAction(ctx, row.ActionID); err != nil {
 			return nil, err
 		}
 	}
-	// Everyone the page names, in one query.
+	// Everyone the page names (voters, people in the timeline and the parameters), in one query.
 	ids := map[int64]bool{}
 	if b != nil {
 		for _, id := range b.Eligible {
@@ -215,10 +236,21 @@ func (h *Handler) loadProposal(ctx context.Context, comm *models.Community, me *
 			}
 		}
 	}
-	names, err := h.memberNames(ctx, comm.ID, ids)
+	names, left, err := h.memberNames(ctx, comm.ID, ids)
 	if err != nil {
 		return nil, err
 	}
+	// The votes are read once, for the tally and for the member's own vote.
+	if b != nil {
+		d.Tally = engine.TallyOf(b, votes[row.ID], left)
+	}
+	d.Bars = tallyBars(b, d.Tally)
+	for _, v := range votes[row.ID] {
+		if v.MemberID == me.ID {
+			d.MyVote = decodeVote(v)
+		}
+	}
+	d.CanVote = row.Status == models.StatusPending && b != nil && b.ClosedAt == nil && b.IsEligible(me.ID)
 	if b != nil {
 		for _, id := range b.Eligible {
 			d.Eligible = append(d.Eligible, names[id])
@@ -241,7 +273,7 @@ func (h *Handler) loadProposal(ctx context.Context, comm *models.Community, me *
 	return d, nil
 }
 
-func (h *Handler) memberNames(ctx context.Context, communityID int64, set map[int64]bool) (map[int64]string, error) {
+func (h *Handler) memberNames(ctx context.Context, communityID int64, set map[int64]bool) (map[int64]string, map[int64]bool, error) {
 	ids := make([]int64, 0, len(set))
 	for id := range set {
 		ids = append(ids, id)

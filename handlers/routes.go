@@ -22,6 +22,7 @@ func (h *Handler) Router() *gin.Engine {
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(h.gatherer, promhttp.HandlerOpts{})))
 	dist, _ := fs.Sub(h.static, "dist")
 	r.StaticFS("/static", http.FS(dist))
+	h.mountWebhooks(r) // platform webhooks: verified by signature, no session or CSRF
 
 	// JSON API: bearer tokens, no cookies, so no CSRF. The document describing it is public.
 	r.GET("/api/v1/openapi.json", h.openAPI)
@@ -87,6 +88,7 @@ func (h *Handler) Router() *gin.Engine {
 	c.GET("/audit/export", h.auditExport)
 	c.POST("/audit/verify", h.auditVerify)
 
+	h.platformRoutes(web, c)
 	r.NoRoute(h.notFound)
 	r.NoMethod(h.notFound)
 	return r

@@ -85,14 +85,17 @@ func TestDocumentProposalPassesByMajority(t *testing.T) {
 	if got := doc.Find("#rule").Text(); !strings.Contains(got, "more than half of all the voters vote yes") {
 		t.Errorf("the frozen rule is not shown: %q", got)
 	}
+	if got := doc.Find("#tally").Text(); !strings.Contains(got, "Deadline:") {
+		t.Errorf("the 7-day deadline of the democracy kit is not shown: %q", got)
+	}
 	if got := doc.Find("#tally-summary").Text(); !strings.Contains(got, "0 of 3") {
 		t.Errorf("tally summary %q, want 0 of 3", got)
 	}
 	if doc.Find(`#vote button[value="yes"]`).Length() != 1 || doc.Find(`#vote button[value="abstain"]`).Length() != 1 {
 		t.Fatal("no yes/no/abstain buttons")
 	}
-	if n := doc.Find("#eligible li").Length(); n != 3 {
-		t.Errorf("%d eligible members listed, want 3", n)
+	if got := doc.Find("#eligible").Text(); got != "Ada, Bob, Cy" {
+		t.Errorf("eligible members %q, want Ada, Bob, Cy", got)
 	}
 	// The dashboard puts it first for members who have not voted.
 	if _, dash := cy.get("/c/" + slug); !strings.Contains(dash.Find("#waiting-h").Parent().Text(), "Add the document “Code of conduct”") {

@@ -63,6 +63,9 @@ func Open(ctx context.Context, dsn string, secretKey []byte) (*Store, error) {
 	}
 	if db.Dialector.Name() == DialectSQLite {
 		sqlDB.SetMaxOpenConns(8)
+		// Keep them all idle too: database/sql keeps 2 by default, so a burst closed and
+		// reopened connections (pragmas and prepared statements again) on every request.
+		sqlDB.SetMaxIdleConns(8)
 	} else {
 		sqlDB.SetMaxOpenConns(20)
 		sqlDB.SetMaxIdleConns(20)

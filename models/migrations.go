@@ -24,6 +24,7 @@ var migrations = []migration{
 	{ID: "0002_governance", SQL: schemaGovernance},
 	{ID: "0003_effect_claim_indexes", SQL: schemaEffectClaims},
 	{ID: "0004_web_indexes", SQL: schemaWebIndexes},
+	{ID: "0005_identities", SQL: schemaIdentities},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -411,11 +412,13 @@ CREATE INDEX effects_pending_by_action ON effects (action_id, id) WHERE status =
 `
 
 // schemaWebIndexes serves the pages and the API: the proposals list pages by (community, id)
-// with optional policy and type filters, the dashboard reads recent decisions, a proposal
+// with optional status, policy and type filters from one covering index (a proposal row holds
+// its ballot, which can be long, and reading past it for every listed row was most of the
+// list's cost), the dashboard reads recent decisions, a proposal
 // page reads its action's audit events and effects, and "waiting for my vote" reads a
 // member's votes.
 const schemaWebIndexes = `
-CREATE INDEX proposals_community_id ON proposals (community_id, id);
+CREATE INDEX proposals_community_list ON proposals (community_id, id, status, policy_id, action_id, policy_version_id, stage, created_at, decided_at);
 CREATE INDEX proposals_community_policy ON proposals (community_id, policy_id, id);
 CREATE INDEX proposals_community_decided ON proposals (community_id, decided_at);
 CREATE INDEX actions_community_type ON actions (community_id, type, id);
@@ -424,4 +427,54 @@ CREATE INDEX audit_events_community_member ON audit_events (community_id, member
 CREATE INDEX audit_events_community_kind ON audit_events (community_id, kind, seq);
 CREATE INDEX effects_action ON effects (action_id);
 CREATE INDEX votes_member ON votes (member_id, proposal_id)
+`
+
+// schemaIdentities links members to platform accounts and keeps what platform integrations
+// must remember across restarts and replicas: inbound deliveries already seen (Slack retries
+// and replays), calls we issued whose events will echo back, the messages a multi-part
+// delivery already sent, and the last known name and topic of each channel (a topic change
+// event does not say what the topic was before).
+const schemaIdentities = `
+CREATE TABLE platform_identities (
+	id {{pk}},
+	community_id BIGINT NOT NULL REFERENCES communities(id) ON DELETE CASCADE,
+	member_id BIGINT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+	platform TEXT NOT NULL,
+	workspace TEXT NOT NULL DEFAULT '',
+	external_id TEXT NOT NULL,
+	username TEXT NOT NULL DEFAULT '',
+	created_at {{time}} NOT NULL,
+	updated_at {{time}} NOT NULL
+);
+CREATE UNIQUE INDEX platform_identities_external ON platform_identities (community_id, platform, external_id);
+CREATE INDEX platform_identities_member ON platform_identities (member_id);
+CREATE TABLE inbound_deliveries (
+	platform TEXT NOT NULL,
+	dedupe_key TEXT NOT NULL,
+	expires_at {{time}} NOT NULL,
+	PRIMARY KEY (platform, dedupe_key)
+);
+CREATE INDEX inbound_deliveries_expiry ON inbound_deliveries (expires_at);
+CREATE TABLE platform_echoes (
+	id {{pk}},
+	connection_id BIGINT NOT NULL REFERENCES platform_connections(id) ON DELETE CASCADE,
+	echo_key TEXT NOT NULL,
+	expires_at {{time}} NOT NULL
+);
+CREATE INDEX platform_echoes_key ON platform_echoes (connection_id, echo_key);
+CREATE INDEX platform_echoes_expiry ON platform_echoes (expires_at);
+CREATE TABLE effect_parts (
+	effect_id BIGINT NOT NULL REFERENCES effects(id) ON DELETE CASCADE,
+	part TEXT NOT NULL,
+	ref TEXT NOT NULL,
+	PRIMARY KEY (effect_id, part)
+);
+CREATE TABLE platform_channels (
+	connection_id BIGINT NOT NULL REFERENCES platform_connections(id) ON DELETE CASCADE,
+	channel_id TEXT NOT NULL,
+	name TEXT NOT NULL DEFAULT '',
+	topic TEXT NOT NULL DEFAULT '',
+	updated_at {{time}} NOT NULL,
+	PRIMARY KEY (connection_id, channel_id)
+)
 `

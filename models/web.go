@@ -2,13 +2,24 @@ package models
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // This file holds the read queries of the web pages and the JSON API: lists that join what a
 // page shows in one query, so no page loads row by row.
+
+// read starts a query whose statement is prepared once per connection and reused where the
+// driver keeps prepared statements (PostgreSQL); pages run the same few statements at a high
+// rate. Only fixed-shape queries use it (no IN lists of varying length), so the statement
+// cache stays small.
+func (s *Store) read(ctx context.Context) *gorm.DB {
+	return s.q(ctx).Session(&gorm.Session{PrepareStmt: true})
+}
 
 // ProposalListRow is a proposal with what a list or a detail page shows about its action,
 // initiator and governing policy version.
@@ -22,16 +33,20 @@ type ProposalListRow struct {
 	InitiatorName string
 	PolicyName    string
 	PolicyVersion int
+	// Detail only: the governing version's check stage (for its deadline) and later stages.
+	PolicyCheckSrc string
+	PolicyStages   []int64 `gorm:"serializer:json"`
 }
 
-// proposalListColumns leave out the proposal's data and ballot: a ballot lists every
-// eligible member, and decoding fifty of them would dominate a list page. ProposalDetail
-// reads them.
+// proposalListColumns are those of the covering index proposals_community_list (migration
+// 0004): lists leave out the proposal's rule, error, data and ballot, which ProposalDetail
+// reads. A ballot lists every eligible member; reading and decoding fifty of them would
+// dominate a list page.
 const proposalListColumns = `proposals.id, proposals.community_id, proposals.action_id, proposals.policy_id,
-	proposals.policy_version_id, proposals.stage, proposals.parent_id, proposals.status, proposals.rule, proposals.error,
-	proposals.notified, proposals.created_at, proposals.decided_at, proposals.updated_at, ` + proposalJoinColumns
+	proposals.policy_version_id, proposals.stage, proposals.status, proposals.created_at, proposals.decided_at, ` + proposalJoinColumns
 
-const proposalDetailColumns = `proposals.*, ` + proposalJoinColumns
+const proposalDetailColumns = `proposals.*, policy_versions.check_src AS policy_check_src,
+	policy_versions.stages AS policy_stages, ` + proposalJoinColumns
 
 const proposalJoinColumns = `actions.type AS action_type, actions.status AS action_status,
 	actions.params AS action_params, actions.note AS action_note, actions.initiator_id,
@@ -39,13 +54,14 @@ const proposalJoinColumns = `actions.type AS action_type, actions.status AS acti
 	policy_versions.name AS policy_name, policy_versions.version AS policy_version`
 
 // ProposalList lists a community's proposals, newest first, with their action, initiator
-// and policy in one query (without data and ballot). Pagination is by keyset (BeforeID), so every page costs the same
-// however deep it is.
+// and policy in one query (without rule, error, data and ballot). Pagination is by keyset (BeforeID), so
+// every page costs the same however deep it is. Rows are scanned by hand: this is the
+// busiest query of the site, and reflection per field was most of its cost.
 func (s *Store) ProposalList(ctx context.Context, communityID int64, f ProposalFilter) ([]ProposalListRow, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
-	q := s.q(ctx).Table("proposals").Select(proposalListColumns).
+	q := s.read(ctx).Table("proposals").Select(proposalListColumns).
 		Joins("JOIN actions ON actions.id = proposals.action_id").
 		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
 		Joins("LEFT JOIN members ON members.id = actions.initiator_id").
@@ -62,17 +78,36 @@ func (s *Store) ProposalList(ctx context.Context, communityID int64, f ProposalF
 	if f.BeforeID != 0 {
 		q = q.Where("proposals.id < ?", f.BeforeID)
 	}
-	var rows []ProposalListRow
-	if err := q.Order("proposals.id DESC").Limit(f.Limit).Find(&rows).Error; err != nil {
+	rows, err := q.Order("proposals.id DESC").Limit(f.Limit).Rows()
+	if err != nil {
 		return nil, fmt.Errorf("list proposals: %w", err)
 	}
-	return rows, nil
+	defer rows.Close()
+	out := make([]ProposalListRow, 0, f.Limit)
+	for rows.Next() {
+		var r ProposalListRow
+		var params string
+		var decided sql.NullTime
+		if err := rows.Scan(&r.ID, &r.CommunityID, &r.ActionID, &r.PolicyID, &r.PolicyVersionID, &r.Stage, &r.Status,
+			&r.CreatedAt, &decided, &r.ActionType, &r.ActionStatus, &params, &r.ActionNote,
+			&r.InitiatorID, &r.InitiatorName, &r.PolicyName, &r.PolicyVersion); err != nil {
+			return nil, fmt.Errorf("list proposals: %w", err)
+		}
+		if decided.Valid {
+			r.DecidedAt = &decided.Time
+		}
+		if err := json.Unmarshal([]byte(params), &r.ActionParams); err != nil {
+			return nil, fmt.Errorf("proposal %d: action params: %w", r.ID, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // ProposalDetail loads one proposal of a community with its action, initiator and policy.
 func (s *Store) ProposalDetail(ctx context.Context, communityID, id int64) (*ProposalListRow, error) {
 	var rows []ProposalListRow
-	err := s.q(ctx).Table("proposals").Select(proposalDetailColumns).
+	err := s.read(ctx).Table("proposals").Select(proposalDetailColumns).
 		Joins("JOIN actions ON actions.id = proposals.action_id").
 		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
 		Joins("LEFT JOIN members ON members.id = actions.initiator_id").
@@ -89,7 +124,7 @@ func (s *Store) ProposalDetail(ctx context.Context, communityID, id int64) (*Pro
 // RecentDecisions lists a community's most recently decided proposals, newest first.
 func (s *Store) RecentDecisions(ctx context.Context, communityID int64, limit int) ([]ProposalListRow, error) {
 	var rows []ProposalListRow
-	err := s.q(ctx).Table("proposals").Select(proposalListColumns).
+	err := s.read(ctx).Table("proposals").Select(proposalListColumns).
 		Joins("JOIN actions ON actions.id = proposals.action_id").
 		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
 		Joins("LEFT JOIN members ON members.id = actions.initiator_id").
@@ -124,31 +159,36 @@ func (s *Store) OpenBallots(ctx context.Context, communityID int64, proposalIDs 
 	return out, nil
 }
 
-// MemberNames maps member ids of a community to display names. Many ids are read as the
-// whole community in one indexed scan, which is cheaper than a long IN list.
-func (s *Store) MemberNames(ctx context.Context, communityID int64, ids []int64) (map[int64]string, error) {
-	out := make(map[int64]string, len(ids))
+// MemberNames maps member ids of a community to display names, and tells which of them have
+// left. Many ids are read as the whole community in one indexed scan, which is cheaper than a
+// long IN list.
+func (s *Store) MemberNames(ctx context.Context, communityID int64, ids []int64) (names map[int64]string, left map[int64]bool, err error) {
+	names, left = make(map[int64]string, len(ids)), map[int64]bool{}
 	if len(ids) == 0 {
-		return out, nil
+		return names, left, nil
 	}
-	q := s.q(ctx).Table("members").Select("id, display_name").Where("community_id = ?", communityID)
+	cols := "id, display_name, CASE WHEN left_at IS NULL THEN 0 ELSE 1 END"
+	q := s.read(ctx).Table("members").Select(cols).Where("community_id = ?", communityID)
 	if len(ids) <= 100 {
-		q = q.Where("id IN ?", ids)
+		q = s.q(ctx).Table("members").Select(cols).Where("community_id = ? AND id IN ?", communityID, ids)
 	}
 	rows, err := q.Rows()
 	if err != nil {
-		return nil, fmt.Errorf("member names: %w", err)
+		return nil, nil, fmt.Errorf("member names: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id int64
+		var id, gone int64
 		var name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, err
+		if err := rows.Scan(&id, &name, &gone); err != nil {
+			return nil, nil, err
 		}
-		out[id] = name
+		names[id] = name
+		if gone == 1 {
+			left[id] = true
+		}
 	}
-	return out, rows.Err()
+	return names, left, rows.Err()
 }
 
 // VotesByMember returns a member's votes on a set of proposals, by proposal id, in one query.
@@ -169,27 +209,25 @@ func (s *Store) VotesByMember(ctx context.Context, memberID int64, proposalIDs [
 
 // ProposalTimeline lists the audit events of a proposal and of its action (the action's
 // arrival and execution are recorded before or without the proposal id), in chain order.
-// Two indexed lookups instead of one OR, which planners answer by scanning the log.
+// Two indexed lookups joined by UNION ALL instead of one OR, which planners answer by
+// scanning the log.
 func (s *Store) ProposalTimeline(ctx context.Context, communityID, proposalID, actionID int64) ([]AuditEvent, error) {
-	var byProposal, byAction []AuditEvent
-	if err := s.q(ctx).Where("proposal_id = ? AND community_id = ?", proposalID, communityID).
-		Order("seq").Limit(500).Find(&byProposal).Error; err != nil {
+	var es []AuditEvent
+	err := s.read(ctx).Raw(`SELECT * FROM audit_events WHERE proposal_id = ? AND community_id = ?
+		UNION ALL
+		SELECT * FROM audit_events WHERE action_id = ? AND community_id = ? AND (proposal_id IS NULL OR proposal_id <> ?)
+		ORDER BY seq LIMIT 500`, proposalID, communityID, actionID, communityID, proposalID).Scan(&es).Error
+	if err != nil {
 		return nil, fmt.Errorf("proposal timeline: %w", err)
 	}
-	if err := s.q(ctx).Where("action_id = ? AND community_id = ? AND (proposal_id IS NULL OR proposal_id <> ?)", actionID, communityID, proposalID).
-		Order("seq").Limit(500).Find(&byAction).Error; err != nil {
-		return nil, fmt.Errorf("proposal timeline: %w", err)
-	}
-	out := append(byProposal, byAction...)
-	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
-	return out, nil
+	return es, nil
 }
 
 // ActionEffects lists the effects recorded for a proposal or its action (an execution is
 // recorded against the action alone), in recorded order.
 func (s *Store) ActionEffects(ctx context.Context, communityID, proposalID, actionID int64) ([]Effect, error) {
 	var es []Effect
-	err := s.q(ctx).Where("action_id = ? AND community_id = ?", actionID, communityID).Order("id").Find(&es).Error
+	err := s.read(ctx).Where("action_id = ? AND community_id = ?", actionID, communityID).Order("id").Find(&es).Error
 	if err != nil {
 		return nil, fmt.Errorf("effects: %w", err)
 	}
@@ -273,7 +311,7 @@ func (s *Store) Membership(ctx context.Context, slug string, accountID int64) (*
 		MemberDisplayName string
 		MemberCreatedAt   time.Time
 	}
-	err := s.q(ctx).Table("communities").
+	err := s.read(ctx).Table("communities").
 		Select("communities.*, members.id AS member_id, members.account_id AS member_account_id, "+
 			"members.display_name AS member_display_name, members.created_at AS member_created_at").
 		Joins("JOIN members ON members.community_id = communities.id").

@@ -140,6 +140,9 @@ func run() error {
 		}
 		fmt.Printf("%-28s %8d %8d %9s %9s %9s %7s\n", name, len(r.lat), r.errors, ms(p50), ms(p99), ms(mx), verdict)
 	}
+	if r := results["all"]; r.first != "" {
+		fmt.Println("first error:", r.first)
+	}
 	if !ok {
 		return errors.New("p99 at or above 50 ms, or errors")
 	}
@@ -310,6 +313,7 @@ func seedRows(ctx context.Context, store *models.Store, o options, acct *models.
 type series struct {
 	lat    []time.Duration
 	errors int
+	first  string // the first error, to say what went wrong
 }
 
 func (s *series) quantile(q float64) time.Duration {
@@ -346,15 +350,18 @@ func drive(base, session string, s *seeded, o options) map[string]*series {
 	}
 	var mu sync.Mutex
 	out := map[string]*series{}
-	record := func(name string, d time.Duration, failed bool) {
+	record := func(name string, d time.Duration, failure string) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, k := range []string{name, "all"} {
 			if out[k] == nil {
 				out[k] = &series{}
 			}
-			if failed {
+			if failure != "" {
 				out[k].errors++
+				if out[k].first == "" {
+					out[k].first = failure
+				}
 			} else {
 				out[k].lat = append(out[k].lat, d)
 			}
@@ -377,13 +384,17 @@ func drive(base, session string, s *seeded, o options) map[string]*series {
 			hr.AddCookie(&http.Cookie{Name: "pk_session", Value: session})
 			t0 := time.Now()
 			resp, err := client.Do(hr)
-			failed := err != nil
-			if err == nil {
+			failure := ""
+			if err != nil {
+				failure = err.Error()
+			} else {
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				failed = resp.StatusCode != http.StatusOK
+				if resp.StatusCode != http.StatusOK {
+					failure = fmt.Sprintf("GET %s: %s", r.path, resp.Status)
+				}
 			}
-			record(r.name, time.Since(t0), failed)
+			record(r.name, time.Since(t0), failure)
 		}()
 	}
 	wg.Wait()

@@ -106,6 +106,7 @@ type principal struct {
 }
 
 type fault struct {
+	skip       int // calls to let through before failing
 	remaining  int
 	status     int
 	retryAfter time.Duration
@@ -261,6 +262,16 @@ func (s *Server) addUserLocked(u User) User {
 	return u
 }
 
+// Deactivate deactivates a user, as an admin does when someone leaves: users.list still
+// lists them, their tokens answer account_inactive, and messages to them user_disabled.
+func (s *Server) Deactivate(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[userID]; u != nil {
+		u.Deleted = true
+	}
+}
+
 // UserToken returns a user (xoxp-) token for userID, issuing one the first
 // time. The admin user's token is AdminToken.
 func (s *Server) UserToken(userID string) string {
@@ -360,6 +371,14 @@ func (s *Server) FailNext(method string, n int, status int, retryAfter time.Dura
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[method] = &fault{remaining: n, status: status, retryAfter: retryAfter}
+}
+
+// FailAfter is FailNext after letting the next skip calls of method succeed, to interrupt
+// a delivery halfway (the second of three direct messages is rate limited…).
+func (s *Server) FailAfter(method string, skip, n int, status int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[method] = &fault{skip: skip, remaining: n, status: status, retryAfter: retryAfter}
 }
 
 // Channel returns a copy of a channel's current state.
@@ -539,6 +558,10 @@ func (s *Server) authLocked(token string) (principal, string) {
 func (s *Server) takeFaultLocked(method string) *fault {
 	f := s.faults[method]
 	if f == nil || f.remaining <= 0 {
+		return nil
+	}
+	if f.skip > 0 {
+		f.skip--
 		return nil
 	}
 	f.remaining--

@@ -46,6 +46,8 @@ func (s *Server) handler(method string) (func(*request) reply, bool) {
 		return s.conversationsInfo, true
 	case "conversations.members":
 		return s.conversationsMembers, true
+	case "conversations.list":
+		return s.conversationsList, true
 	case "conversations.open":
 		return s.conversationsOpen, true
 	case "pins.add":
@@ -433,6 +435,48 @@ func (s *Server) conversationsMembers(q *request) reply {
 		return fail(code)
 	}
 	return success(reply{"members": page, "response_metadata": map[string]any{"next_cursor": next}})
+}
+
+// conversationsList lists the conversations the caller can see, filtered by types
+// ("public_channel" when none is given, as Slack does), paginated like users.list.
+func (s *Server) conversationsList(q *request) reply {
+	types := map[string]bool{}
+	for t := range strings.SplitSeq(q.form.Get("types"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			types[t] = true
+		}
+	}
+	if len(types) == 0 {
+		types["public_channel"] = true
+	}
+	var ids []string
+	for _, id := range s.corder {
+		c := s.chans[id]
+		if _, code := s.visibleChannelLocked(q.who, id); code != "" {
+			continue
+		}
+		kind := "public_channel"
+		switch {
+		case c.IsIM:
+			kind = "im"
+		case c.IsMpIM:
+			kind = "mpim"
+		case c.IsPrivate:
+			kind = "private_channel"
+		}
+		if types[kind] {
+			ids = append(ids, id)
+		}
+	}
+	page, next, code := paginate(ids, q.form.Get("cursor"), q.form.Get("limit"), 1000)
+	if code != "" {
+		return fail(code)
+	}
+	chans := make([]map[string]any, 0, len(page))
+	for _, id := range page {
+		chans = append(chans, s.channelJSON(s.chans[id], q.who.userID, true))
+	}
+	return success(reply{"channels": chans, "response_metadata": map[string]any{"next_cursor": next}})
 }
 
 // conversationsOpen opens (or finds) the caller's DM with one user, or a

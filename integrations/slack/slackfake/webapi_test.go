@@ -680,6 +680,54 @@ func TestConversationInfoAndMembers(t *testing.T) {
 	checkErr(t, err, "channel_not_found")
 }
 
+func TestDeactivate(t *testing.T) {
+	w := newWorld(t)
+	tok := w.fake.UserToken(w.alice.ID)
+	w.fake.Deactivate(w.alice.ID)
+	_, _, err := w.bot().PostMessage(w.alice.ID, slack.MsgOptionText("hi", false))
+	checkErr(t, err, "user_disabled")
+	_, err = slack.New(tok, slack.OptionAPIURL(w.fake.APIURL())).AuthTest()
+	checkErr(t, err, "account_inactive")
+	if u, _ := w.fake.User(w.alice.ID); !u.Deleted {
+		t.Fatal("not deactivated")
+	}
+}
+
+func TestConversationsList(t *testing.T) {
+	w := newWorld(t)
+	if _, err := w.fake.UserSetsTopic(w.alice.ID, w.random.ID, "off topic"); err != nil {
+		t.Fatal(err)
+	}
+	names := func(c *slack.Client, types []string) ([]string, map[string]string) {
+		t.Helper()
+		var out []string
+		topics := map[string]string{}
+		cursor := ""
+		for {
+			page, next, err := c.GetConversations(&slack.GetConversationsParameters{Types: types, Limit: 2, Cursor: cursor})
+			checkErr(t, err, "")
+			for _, ch := range page {
+				out = append(out, ch.Name)
+				topics[ch.Name] = ch.Topic.Value
+			}
+			if next == "" {
+				return out, topics
+			}
+			cursor = next
+		}
+	}
+	got, topics := names(w.bot(), nil)
+	if want := []string{"general", "random", "lounge"}; !slices.Equal(got, want) || topics["random"] != "off topic" {
+		t.Fatalf("public channels = %v topics %v, want %v", got, topics, want)
+	}
+	if got, _ := names(w.bot(), []string{"public_channel", "private_channel"}); !slices.Contains(got, "secret") {
+		t.Fatalf("the bot is in #secret and should see it: %v", got)
+	}
+	if got, _ := names(w.admin(), []string{"private_channel"}); len(got) != 0 {
+		t.Fatalf("the admin is not in #secret and must not see it: %v", got)
+	}
+}
+
 func TestOAuthV2Access(t *testing.T) {
 	const redirect = "https://policykit.example/slack/oauth"
 	tests := []struct {
@@ -784,6 +832,19 @@ func TestFailNext(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("fail after", func(t *testing.T) {
+		w := newWorld(t)
+		w.fake.FailAfter("chat.postMessage", 1, 1, http.StatusTooManyRequests, time.Second)
+		var errs []string
+		for range 3 {
+			_, _, err := w.bot().PostMessage(w.general.ID, slack.MsgOptionText("hi", false))
+			errs = append(errs, fmt.Sprint(err))
+		}
+		if errs[0] != "<nil>" || errs[1] == "<nil>" || errs[2] != "<nil>" || len(w.fake.Messages(w.general.ID)) != 2 {
+			t.Fatalf("errors %v, messages %d: want the second call only to fail", errs, len(w.fake.Messages(w.general.ID)))
+		}
+	})
 
 	t.Run("other methods unaffected", func(t *testing.T) {
 		w := newWorld(t)

@@ -1,0 +1,246 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	slackapi "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+
+	"policykit/engine"
+	"policykit/models"
+)
+
+// handleEvent turns one Events API delivery into a governed action, if it is one. Events
+// from workspaces no community connected, our own echoes, and message subtypes that are not
+// actions (edits, deletions, bot messages) are dropped.
+func (in *Inbound) handleEvent(ctx context.Context, body []byte) error {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return fmt.Errorf("decode event: %w", err)
+	}
+	ws, err := in.s.workspaceByTeam(ctx, env.TeamID)
+	if errors.Is(err, models.ErrNotFound) {
+		in.log.Info("event from a Slack workspace no community has connected", "team", env.TeamID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var head struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(env.Event, &head); err != nil {
+		return fmt.Errorf("decode event: %w", err)
+	}
+	switch head.Type {
+	case "message":
+		var ev slackevents.MessageEvent
+		if err := json.Unmarshal(env.Event, &ev); err != nil {
+			return fmt.Errorf("decode message event: %w", err)
+		}
+		return in.onMessage(ctx, ws, &ev)
+	case "member_joined_channel":
+		var ev slackevents.MemberJoinedChannelEvent
+		if err := json.Unmarshal(env.Event, &ev); err != nil {
+			return fmt.Errorf("decode member_joined_channel: %w", err)
+		}
+		return in.onJoin(ctx, ws, &ev)
+	case "pin_added":
+		var ev slackevents.PinAddedEvent
+		if err := json.Unmarshal(env.Event, &ev); err != nil {
+			return fmt.Errorf("decode pin_added: %w", err)
+		}
+		return in.onPin(ctx, ws, &ev)
+	case "team_join":
+		var ev slackevents.TeamJoinEvent
+		if err := json.Unmarshal(env.Event, &ev); err != nil {
+			return fmt.Errorf("decode team_join: %w", err)
+		}
+		if ev.User == nil {
+			return errors.New("team_join without a user")
+		}
+		_, err := in.s.store.AddPlatformMembers(ctx, ws.conn.CommunityID, PlatformName, ws.conn.ExternalID, syncable([]slackapi.User{*ev.User}, ws))
+		return err
+	case "channel_rename":
+		var ev slackevents.ChannelRenameEvent
+		if err := json.Unmarshal(env.Event, &ev); err != nil {
+			return fmt.Errorf("decode channel_rename: %w", err)
+		}
+		return in.s.store.SetChannelName(ctx, ws.conn.ID, ev.Channel.ID, ev.Channel.Name)
+	case "app_uninstalled", "tokens_revoked":
+		return in.s.store.SetConnectionStatus(ctx, ws.conn.ID, "disconnected: the app was uninstalled from Slack")
+	}
+	return nil
+}
+
+// fromUs tells events caused by the bot token: they carry the bot's user id or a bot id.
+func fromUs(ws *workspace, user, botID string) bool {
+	return botID != "" || (user != "" && user == ws.conn.BotUserID)
+}
+
+// echoOf tells whether an event is the echo of a call we made with the admin's token, and
+// forgets the expectation (each call excuses one event).
+func (in *Inbound) echoOf(ctx context.Context, ws *workspace, key string) (bool, error) {
+	return in.s.store.ConsumeEcho(ctx, ws.conn.ID, key, in.s.cfg.Now())
+}
+
+func (in *Inbound) onMessage(ctx context.Context, ws *workspace, ev *slackevents.MessageEvent) error {
+	switch ev.SubType {
+	case "": // a post
+		if ev.ChannelType == "im" || ev.ChannelType == "mpim" || ev.User == "" || fromUs(ws, ev.User, ev.BotID) {
+			return nil // direct messages are private conversations, not community actions
+		}
+		params := map[string]any{"channel": ev.Channel, "text": ev.Text, "channel_name": in.s.channelName(ctx, ws, ev.Channel)}
+		if ev.ThreadTimeStamp != "" && ev.ThreadTimeStamp != ev.TimeStamp {
+			params["thread_ts"] = ev.ThreadTimeStamp
+		}
+		return in.submit(ctx, ws, TypePostMessage, ev.User, params, map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
+	case slackapi.MsgSubTypeChannelName: // unlike channel_rename, this one says who renamed
+		name, old := ev.Message.Name, ev.Message.OldName
+		if err := in.s.store.SetChannelName(ctx, ws.conn.ID, ev.Channel, name); err != nil {
+			return err
+		}
+		if fromUs(ws, ev.User, ev.BotID) || ev.User == "" {
+			return nil
+		}
+		if echo, err := in.echoOf(ctx, ws, echoKey("rename", ev.Channel, name)); err != nil || echo {
+			return err
+		}
+		return in.submit(ctx, ws, TypeRenameChannel, ev.User, map[string]any{"channel": ev.Channel, "name": name, "previous_name": old},
+			map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
+	case slackapi.MsgSubTypeChannelTopic:
+		topic := ev.Message.Topic
+		// The event does not say what the topic was: that is what we last saw.
+		previous := ""
+		if ch, err := in.s.store.ChannelByID(ctx, ws.conn.ID, ev.Channel); err == nil {
+			previous = ch.Topic
+		}
+		if err := in.s.store.SetChannelTopic(ctx, ws.conn.ID, ev.Channel, topic); err != nil {
+			return err
+		}
+		if fromUs(ws, ev.User, ev.BotID) || ev.User == "" {
+			return nil
+		}
+		if echo, err := in.echoOf(ctx, ws, echoKey("topic", ev.Channel, topic)); err != nil || echo {
+			return err
+		}
+		return in.submit(ctx, ws, TypeSetTopic, ev.User, map[string]any{"channel": ev.Channel, "topic": topic, "previous_topic": previous,
+			"channel_name": in.s.channelName(ctx, ws, ev.Channel)}, map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
+	}
+	return nil // edits, deletions, joins, bot messages…: not governed
+}
+
+func (in *Inbound) onJoin(ctx context.Context, ws *workspace, ev *slackevents.MemberJoinedChannelEvent) error {
+	if ev.User == ws.conn.BotUserID {
+		// The bot was added to a channel: its posts are governed from now on; learn its
+		// name and topic so a topic change can be reverted.
+		if info, err := ws.bot.GetConversationInfoContext(ctx, &slackapi.GetConversationInfoInput{ChannelID: ev.Channel}); err == nil {
+			return in.s.store.SaveChannels(ctx, []models.PlatformChannel{{ConnectionID: ws.conn.ID, ChannelID: info.ID, Name: info.Name, Topic: info.Topic.Value}})
+		}
+		return nil
+	}
+	initiator := ev.User
+	if ev.Inviter != "" {
+		initiator = ev.Inviter
+	}
+	if fromUs(ws, initiator, "") {
+		return nil
+	}
+	if echo, err := in.echoOf(ctx, ws, echoKey("join", ev.Channel, ev.User)); err != nil || echo {
+		return err
+	}
+	joined, err := in.s.memberFor(ctx, ws, ev.User)
+	if err != nil {
+		return err
+	}
+	params := map[string]any{"channel": ev.Channel, "member": joined.ID, "channel_name": in.s.channelName(ctx, ws, ev.Channel)}
+	if ids, err := in.s.store.IdentitiesByMember(ctx, ws.conn.CommunityID, PlatformName, []int64{joined.ID}); err == nil && ids[joined.ID].Username != "" {
+		params["username"] = ids[joined.ID].Username
+	}
+	return in.submit(ctx, ws, TypeJoinChannel, initiator, params, map[string]string{"team": ws.conn.ExternalID, "user": initiator, "joined_user": ev.User})
+}
+
+func (in *Inbound) onPin(ctx context.Context, ws *workspace, ev *slackevents.PinAddedEvent) error {
+	if fromUs(ws, ev.User, "") || ev.User == "" || ev.Item.Type != "message" || ev.Item.Message == nil {
+		return nil
+	}
+	ts := ev.Item.Message.Timestamp
+	if echo, err := in.echoOf(ctx, ws, echoKey("pin", ev.Channel, ts)); err != nil || echo {
+		return err
+	}
+	return in.submit(ctx, ws, TypePinMessage, ev.User, map[string]any{"channel": ev.Channel, "ts": ts,
+		"text": excerpt(ev.Item.Message.Text, 4000), "channel_name": in.s.channelName(ctx, ws, ev.Channel)},
+		map[string]string{"team": ws.conn.ExternalID, "user": ev.User})
+}
+
+// submit governs an action that happened in Slack, by the member linked to slackUser.
+func (in *Inbound) submit(ctx context.Context, ws *workspace, typ, slackUser string, params map[string]any, refs map[string]string) error {
+	m, err := in.s.memberFor(ctx, ws, slackUser)
+	if err != nil {
+		return err
+	}
+	res, err := in.eng.Submit(ctx, engine.Submission{CommunityID: ws.conn.CommunityID, Type: typ, InitiatorID: m.ID,
+		Params: params, Origin: models.OriginPlatform, ExternalRefs: refs})
+	if err != nil {
+		return fmt.Errorf("govern %s by %s: %w", typ, slackUser, err)
+	}
+	in.log.Debug("governed a slack action", "type", typ, "action", res.Action.ID, "status", res.Action.Status)
+	return nil
+}
+
+// memberFor returns the member linked to a Slack user, adding the user as a member first if
+// the workspace sync has not seen them yet.
+func (s *Slack) memberFor(ctx context.Context, ws *workspace, userID string) (*models.Member, error) {
+	m, err := s.store.MemberByIdentity(ctx, ws.conn.CommunityID, PlatformName, userID)
+	if !errors.Is(err, models.ErrNotFound) {
+		return m, err
+	}
+	u, err := ws.bot.GetUserInfoContext(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("look up slack user %s: %w", userID, err)
+	}
+	users := syncable([]slackapi.User{*u}, ws)
+	if len(users) == 0 {
+		return nil, fmt.Errorf("slack user %s is a bot or deactivated: %w", userID, models.ErrForbidden)
+	}
+	if _, err := s.store.AddPlatformMembers(ctx, ws.conn.CommunityID, PlatformName, ws.conn.ExternalID, users); err != nil && !errors.Is(err, models.ErrConflict) {
+		return nil, err
+	}
+	return s.store.MemberByIdentity(ctx, ws.conn.CommunityID, PlatformName, userID)
+}
+
+// channelName is a channel's last known name, asking Slack the first time. A failed lookup
+// leaves the name empty rather than failing governance over a label.
+func (s *Slack) channelName(ctx context.Context, ws *workspace, channelID string) string {
+	if ch, err := s.store.ChannelByID(ctx, ws.conn.ID, channelID); err == nil && ch.Name != "" {
+		return ch.Name
+	}
+	info, err := ws.bot.GetConversationInfoContext(ctx, &slackapi.GetConversationInfoInput{ChannelID: channelID})
+	if err != nil {
+		s.log.Info("look up channel name", "channel", channelID, "err", err)
+		return ""
+	}
+	if err := s.store.SaveChannels(ctx, []models.PlatformChannel{{ConnectionID: ws.conn.ID, ChannelID: info.ID, Name: info.Name, Topic: info.Topic.Value}}); err != nil {
+		s.log.Warn("remember channel", "channel", channelID, "err", err)
+	}
+	return info.Name
+}
+
+// syncable keeps the workspace users who are people: not bots, not deactivated, not Slackbot.
+func syncable(users []slackapi.User, ws *workspace) []models.NewPlatformMember {
+	var out []models.NewPlatformMember
+	for _, u := range users {
+		if u.IsBot || u.Deleted || u.ID == "USLACKBOT" || u.ID == ws.conn.BotUserID || u.IsAppUser {
+			continue
+		}
+		name := u.RealName
+		if name == "" {
+			name = u.Profile.RealName
+		}
+		out = append(out, models.NewPlatformMember{ExternalID: u.ID, Username: u.Name, DisplayName: name})
+	}
+	return out
+}

@@ -1,0 +1,400 @@
+package slack_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"policykit/engine"
+	"policykit/engine/enginetest"
+	"policykit/handlers"
+	"policykit/integrations/slack"
+	"policykit/integrations/slack/slackfake"
+	"policykit/models"
+	"policykit/models/modelstest"
+	"policykit/static"
+	"policykit/templates"
+)
+
+var ctx = context.Background()
+
+const (
+	signingSecret = "test-signing-secret"
+	clientID      = "1234.5678"
+	clientSecret  = "test-client-secret"
+)
+
+// world is a community governed through a fake Slack workspace: the real router served over
+// loopback, the real engine on a real database with a hand-driven clock, and the real
+// slack-go client talking to slackfake.
+//
+//	#general, #announcements: admin (the founder's Slack account), alice, bob, carol, dave, erin, bot
+//	#lounge:                  admin, alice, bot
+type world struct {
+	t        *testing.T
+	fake     *slackfake.Server
+	store    *models.Store
+	clock    *enginetest.Clock
+	eng      *engine.Engine
+	slack    *slack.Slack
+	inbound  *slack.Inbound
+	srv      *httptest.Server
+	users    map[string]slackfake.User // by name
+	general  slackfake.Channel
+	announce slackfake.Channel
+	lounge   slackfake.Channel
+
+	community *models.Community
+	founder   *browser // signed in as the community's creator
+	founderID int64    // the creator's member id
+}
+
+func newWorld(t *testing.T, kit string) *world {
+	t.Helper()
+	gin.SetMode(gin.TestMode)
+	w := &world{t: t, fake: slackfake.New(), store: modelstest.Open(t), clock: enginetest.NewClock(), users: map[string]slackfake.User{}}
+	t.Cleanup(w.fake.Close)
+	everyone := []string{w.fake.AdminUserID()}
+	for _, n := range []string{"alice", "bob", "carol", "dave", "erin"} {
+		u := w.fake.AddUser(slackfake.User{Name: n, RealName: strings.ToUpper(n[:1]) + n[1:]})
+		w.users[n] = u
+		everyone = append(everyone, u.ID)
+	}
+	everyone = append(everyone, w.fake.BotUserID())
+	w.general = w.fake.AddChannel(slackfake.Channel{Name: "general", IsGeneral: true, Members: everyone, Topic: "Company-wide"})
+	w.announce = w.fake.AddChannel(slackfake.Channel{Name: "announcements", Members: everyone})
+	w.lounge = w.fake.AddChannel(slackfake.Channel{Name: "lounge", Members: []string{w.fake.AdminUserID(), w.users["alice"].ID, w.fake.BotUserID()}})
+
+	mux := http.NewServeMux()
+	w.srv = httptest.NewServer(mux)
+	t.Cleanup(w.srv.Close)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w.slack = slack.New(w.store, slack.Config{ClientID: clientID, ClientSecret: clientSecret, SigningSecret: signingSecret,
+		APIURL: w.fake.APIURL(), BaseURL: w.srv.URL, Log: quiet})
+	var err error
+	w.eng, err = engine.New(w.store, engine.Options{Clock: w.clock.Now, Platforms: []engine.Platform{w.slack}, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := handlers.New(handlers.Config{BaseURL: w.srv.URL, Version: "test"}, handlers.Deps{Engine: w.eng, Store: w.store,
+		Log: quiet, Templates: templates.FS, Static: static.FS, Registry: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.inbound = slack.NewInbound(w.slack, w.eng, slack.InboundOptions{Workers: 2})
+	h.UsePlatforms(w.slack,
+		handlers.Webhook{Method: http.MethodPost, Path: slack.EventsPath, Handler: http.HandlerFunc(w.inbound.ServeEvents)},
+		handlers.Webhook{Method: http.MethodPost, Path: slack.InteractionsPath, Handler: http.HandlerFunc(w.inbound.ServeInteractions)})
+	w.inbound.Start(ctx)
+	t.Cleanup(func() {
+		if err := w.inbound.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	mux.Handle("/", h.Router())
+
+	w.founder = w.browser()
+	w.founder.signup("Ada Founder")
+	acct, err := w.store.AccountByEmail(ctx, "ada.founder@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, m, err := w.eng.CreateCommunity(ctx, models.NewCommunity{Name: "Analytical Engine Club"}, acct, kit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.community, w.founderID = c, m.ID
+	return w
+}
+
+// install connects the workspace through the platform page, as the founder who is the
+// workspace's admin, and checks the connection.
+func (w *world) install() {
+	w.t.Helper()
+	status := w.founder.oauth("/c/"+w.community.Slug+"/platforms/slack/install", w.fake.AdminUserID(), "chat:write,channels:write,groups:write,pins:write")
+	if status != http.StatusSeeOther {
+		w.t.Fatalf("install callback: status %d", status)
+	}
+	if _, err := w.store.ConnectionOf(ctx, w.community.ID, "slack"); err != nil {
+		w.t.Fatalf("no connection after install: %v", err)
+	}
+}
+
+// member is the member linked to a Slack user.
+func (w *world) member(slackUser string) int64 {
+	w.t.Helper()
+	m, err := w.store.MemberByIdentity(ctx, w.community.ID, "slack", slackUser)
+	if err != nil {
+		w.t.Fatalf("member of %s: %v", slackUser, err)
+	}
+	return m.ID
+}
+
+// slackUser is the Slack account of a member.
+func (w *world) slackUser(memberID int64) string {
+	w.t.Helper()
+	ids, err := w.store.IdentitiesByMember(ctx, w.community.ID, "slack", []int64{memberID})
+	if err != nil || ids[memberID].ExternalID == "" {
+		w.t.Fatalf("slack account of member %d: %v", memberID, err)
+	}
+	return ids[memberID].ExternalID
+}
+
+// send delivers an event to the events endpoint and waits until it has been processed.
+func (w *world) send(ev slackfake.Event, err error) {
+	w.t.Helper()
+	if err != nil {
+		w.t.Fatalf("user action: %v", err)
+	}
+	resp, err := w.fake.SendEvent(ctx, w.srv.URL+slack.EventsPath, signingSecret, ev)
+	w.expect(resp, err, http.StatusOK)
+	w.flush()
+}
+
+// sendEchoes delivers every event our own calls caused, as Slack would.
+func (w *world) sendEchoes() {
+	w.t.Helper()
+	for _, ev := range w.fake.Echoes() {
+		resp, err := w.fake.SendEvent(ctx, w.srv.URL+slack.EventsPath, signingSecret, ev)
+		w.expect(resp, err, http.StatusOK)
+	}
+	w.flush()
+}
+
+// click presses a button of a stored message as a Slack user and waits for the vote.
+func (w *world) click(user, channel, ts, actionID string) {
+	w.t.Helper()
+	p, err := w.fake.ClickButton(user, channel, ts, actionID, "")
+	if err != nil {
+		w.t.Fatalf("click %s: %v", actionID, err)
+	}
+	resp, err := w.fake.SendInteraction(ctx, w.srv.URL+slack.InteractionsPath, signingSecret, p)
+	w.expect(resp, err, http.StatusOK)
+	w.flush()
+}
+
+func (w *world) expect(resp *http.Response, err error, status int) {
+	w.t.Helper()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != status {
+		w.t.Fatalf("status %d (%s), want %d", resp.StatusCode, body, status)
+	}
+}
+
+func (w *world) flush() {
+	w.t.Helper()
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := w.inbound.Flush(c); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// deliver runs the outbox until nothing is due now.
+func (w *world) deliver() engine.DeliveryStats {
+	w.t.Helper()
+	stats, err := w.eng.DeliverDue(ctx, "test")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return stats
+}
+
+// lastAction is the newest action of a type, with its proposal (nil if none).
+func (w *world) lastAction(typ string) (*models.Action, *models.Proposal) {
+	w.t.Helper()
+	var a models.Action
+	if err := w.store.DB().Where("community_id = ? AND type = ?", w.community.ID, typ).Order("id DESC").First(&a).Error; err != nil {
+		w.t.Fatalf("no %s action: %v", typ, err)
+	}
+	ps, err := w.store.ProposalsOfAction(ctx, a.ID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if len(ps) == 0 {
+		return &a, nil
+	}
+	return &a, &ps[len(ps)-1]
+}
+
+func (w *world) proposal(id int64) *models.Proposal {
+	w.t.Helper()
+	p, err := w.store.ProposalByID(ctx, w.community.ID, id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+func (w *world) count(table string) int64 {
+	w.t.Helper()
+	var n int64
+	if err := w.store.DB().Table(table).Count(&n).Error; err != nil {
+		w.t.Fatal(err)
+	}
+	return n
+}
+
+// addPolicy installs a policy through the constitution, as the founder.
+func (w *world) addPolicy(params map[string]any) {
+	w.t.Helper()
+	res, err := w.eng.Submit(ctx, engine.Submission{CommunityID: w.community.ID, Type: engine.TypeAddPolicy, InitiatorID: w.founderID,
+		Origin: models.OriginWeb, Params: params})
+	if err != nil || res.Action.Status != models.StatusExecuted {
+		w.t.Fatalf("add policy %v: %v %+v", params["name"], err, res)
+	}
+}
+
+func (w *world) channelName(id string) string {
+	w.t.Helper()
+	c, ok := w.fake.Channel(id)
+	if !ok {
+		w.t.Fatalf("no channel %s", id)
+	}
+	return c.Name
+}
+
+// blocksText flattens a message's Block Kit JSON for assertions.
+func blocksText(m slackfake.Message) string {
+	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(m.Blocks))
+}
+
+// ballotMessage finds a ballot message by its reference.
+func (w *world) ballotMessage(ref string) slackfake.Message {
+	w.t.Helper()
+	ch, ts, ok := strings.Cut(ref, ":")
+	if !ok {
+		w.t.Fatalf("bad ballot ref %q", ref)
+	}
+	m, ok := w.fake.Message(ch, ts)
+	if !ok {
+		w.t.Fatalf("ballot message %s is gone", ref)
+	}
+	return m
+}
+
+func ids(v any) []int64 {
+	switch l := v.(type) {
+	case []any:
+		out := make([]int64, 0, len(l))
+		for _, x := range l {
+			if f, ok := x.(float64); ok {
+				out = append(out, int64(f))
+			}
+		}
+		return out
+	case []int:
+		out := make([]int64, len(l))
+		for i, x := range l {
+			out[i] = int64(x)
+		}
+		return out
+	}
+	return nil
+}
+
+// browser is one visitor of the site with its own cookies; it does not follow redirects.
+type browser struct {
+	w      *world
+	client *http.Client
+	csrf   string
+}
+
+func (w *world) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{w: w, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}}
+}
+
+// get fetches a path and returns status, body and the redirect target.
+func (b *browser) get(path string) (int, string, string) {
+	b.w.t.Helper()
+	resp, err := b.client.Get(b.w.srv.URL + path)
+	if err != nil {
+		b.w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if i := strings.Index(string(body), `name="csrf_token" value="`); i >= 0 {
+		rest := string(body)[i+len(`name="csrf_token" value="`):]
+		b.csrf = rest[:strings.Index(rest, `"`)]
+	}
+	return resp.StatusCode, string(body), resp.Header.Get("Location")
+}
+
+func (b *browser) post(path string, form url.Values) (int, string) {
+	b.w.t.Helper()
+	if b.csrf == "" {
+		b.get("/signin")
+	}
+	if form == nil {
+		form = url.Values{}
+	}
+	if _, set := form["csrf_token"]; !set {
+		form.Set("csrf_token", b.csrf)
+	}
+	resp, err := b.client.PostForm(b.w.srv.URL+path, form)
+	if err != nil {
+		b.w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func (b *browser) signup(name string) {
+	b.w.t.Helper()
+	email := strings.ToLower(strings.ReplaceAll(name, " ", ".")) + "@example.org"
+	if status, body := b.post("/signup", url.Values{"name": {name}, "email": {email}, "password": {"correct horse battery"}}); status != http.StatusSeeOther {
+		b.w.t.Fatalf("sign up %s: %d %s", name, status, body)
+	}
+}
+
+// oauth goes through a Slack consent round trip started at path: it follows the redirect
+// to Slack's authorize page, has the fake issue a code for slackUser, and comes back to the
+// callback with it. It returns the callback's status.
+func (b *browser) oauth(path, slackUser, userScope string) int {
+	b.w.t.Helper()
+	status, _, loc := b.get(path)
+	if status != http.StatusSeeOther {
+		b.w.t.Fatalf("%s: status %d, want a redirect to Slack", path, status)
+	}
+	u, err := url.Parse(loc)
+	if err != nil || !strings.HasSuffix(u.Path, "/oauth/v2/authorize") || u.Query().Get("client_id") != clientID {
+		b.w.t.Fatalf("%s redirected to %q, not Slack's consent page", path, loc)
+	}
+	code := fmt.Sprintf("code-%d", time.Now().UnixNano())
+	b.w.fake.RegisterOAuthCode(slackfake.OAuthGrant{Code: code, ClientID: clientID, ClientSecret: clientSecret,
+		RedirectURI: u.Query().Get("redirect_uri"), UserID: slackUser, Scope: u.Query().Get("scope"), UserScope: userScope})
+	status, _, _ = b.get(slack.CallbackPath + "?" + url.Values{"code": {code}, "state": {u.Query().Get("state")}}.Encode())
+	return status
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func contains(list []string, s string) bool { return slices.Contains(list, s) }
