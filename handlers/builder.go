@@ -62,8 +62,6 @@ func (h *Handler) builderFacts(ctx context.Context, communityID int64) (*builder
 type builderDraft struct {
 	values   url.Values
 	current  *models.Policy // the policy being changed; nil for a new one
-	program  *blocks.Program
-	fits     bool // the form shows all of the program it was opened with
 	fields   models.PolicyFields
 	stages   []engine.StagePolicy
 	errs     map[string]string // form key → message
@@ -94,7 +92,7 @@ func (d *builderDraft) engineDraft() engine.Draft {
 // community and compiles it; in code mode it compiles the code and looks for a block
 // program's shape in it.
 func readDraft(f *builderFacts, current *models.Policy, values url.Values) *builderDraft {
-	d := &builderDraft{values: values, current: current, fits: true, errs: map[string]string{}}
+	d := &builderDraft{values: values, current: current, errs: map[string]string{}}
 	d.fields = models.PolicyFields{Kind: values.Get("kind"), Name: text(values, "name"), Description: text(values, "description"),
 		Mode: values.Get("mode"), ActionTypes: nonEmpty(values["when.action_types"])}
 	if d.fields.Kind == "" {
@@ -114,7 +112,6 @@ func readDraft(f *builderFacts, current *models.Policy, values url.Values) *buil
 		return d
 	}
 	fp := readProgram(values)
-	d.program = fp.program
 	for k, msg := range fp.errs {
 		d.errs[k] = msg
 	}
