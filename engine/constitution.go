@@ -51,6 +51,7 @@ func policyParams() []Param {
 		code("fail", "Fail", "runs when it fails"),
 		{Name: "stages", Label: "Later stages (policy ids deciding in turn after this one passes)", Type: ParamIDs},
 		{Name: "rule", Label: "Plain-language rule", Type: ParamText, Max: 4000},
+		stagePoliciesParam(),
 	}
 }
 
@@ -172,6 +173,7 @@ func (e *Engine) validatePolicy(ctx context.Context, tx *models.Store, community
 			v.Add(stage, msg)
 		}
 	}
+	checkStagePolicies(p, v)
 	return v.OrNil()
 }
 
@@ -345,6 +347,9 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 	case TypeAddPolicy, TypeChangePolicy:
 		f, err := e.policyFields(ctx, tx, cid, p)
 		if err != nil {
+			return err
+		}
+		if err := e.createStagePolicies(ctx, tx, cid, f, p); err != nil {
 			return err
 		}
 		pol := &models.Policy{ID: num(p, "policy"), CommunityID: cid, PolicyFields: *f}

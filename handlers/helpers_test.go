@@ -28,11 +28,13 @@ import (
 type testApp struct {
 	t      *testing.T
 	store  *models.Store
+	engine *engine.Engine
 	srv    *httptest.Server
 	routes gin.RoutesInfo
 }
 
-func newTestApp(t *testing.T) *testApp {
+// newTestApp serves the app with the given platforms registered (none in production yet).
+func newTestApp(t *testing.T, platforms ...engine.Platform) *testApp {
 	t.Helper()
 	gin.SetMode(gin.TestMode)
 	store := modelstest.Open(t)
@@ -40,10 +42,11 @@ func newTestApp(t *testing.T) *testApp {
 	mux := http.NewServeMux()
 	app.srv = httptest.NewServer(mux)
 	t.Cleanup(app.srv.Close)
-	eng, err := engine.New(store, engine.Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	eng, err := engine.New(store, engine.Options{Platforms: platforms, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
+	app.engine = eng
 	h, err := handlers.New(handlers.Config{BaseURL: app.srv.URL, Version: "test"}, handlers.Deps{
 		Engine: eng, Store: store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Templates: templates.FS, Static: static.FS, Registry: prometheus.NewRegistry(),

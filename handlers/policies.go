@@ -92,5 +92,11 @@ func (h *Handler) policy(c *gin.Context) {
 		return
 	}
 	data["Recent"] = h.proposalRows(comm.Slug, recent)
+	if p.Mode == models.ModeDryRun {
+		if data["Agreement"], err = h.engine.ShadowAgreement(ctx, comm.ID, p.ID); err != nil {
+			h.pageFail(c, err)
+			return
+		}
+	}
 	h.render(c, http.StatusOK, "policy", data)
 }

@@ -78,6 +78,9 @@ func (h *Handler) Router() *gin.Engine {
 	c.POST("/propose/:type", h.propose)
 	c.GET("/policies", h.policies)
 	c.GET("/policies/:id", h.policy)
+	c.GET("/policies/:id/builder", h.builderEdit)
+	c.GET("/builder", h.builderNew)
+	c.POST("/builder", h.builderPost) // previews, dry-runs and tries write nothing; save proposes
 	c.GET("/roles", h.roles)
 	c.GET("/documents", h.documents)
 	c.GET("/documents/:id", h.document)

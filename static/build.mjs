@@ -6,6 +6,7 @@ await esbuild.build({
   entryPoints: {
     app: "src/app.js",
     editor: "src/editor.js",
+    builder: "src/builder.js",
     style: "src/app.css",
   },
   bundle: true,

@@ -24,17 +24,8 @@ func Detect(f models.PolicyFields, stages ...engine.Sources) (*Program, bool) {
 	if err != nil {
 		return nil, false
 	}
-	out, err := CompilePolicy(p, Names{})
-	if err != nil || len(out.Stages) != len(stages) {
+	if !compilesTo(p, f, stages) {
 		return nil, false
-	}
-	if !sameSources(out.Sources, engine.SourcesOf(&f)) {
-		return nil, false
-	}
-	for i, s := range out.Stages {
-		if !sameSources(s.Sources, stages[i]) {
-			return nil, false
-		}
 	}
 	return p, true
 }

@@ -54,6 +54,8 @@
 // So CompilePolicy returns each later stage as its own sources and rule; they are saved as
 // inactive policies (nextStage runs a stage whether or not it is active, and an inactive
 // policy never governs an action alone) and their ids listed in the first policy's stages.
+// One governed action does both: add_policy and change_policy take them as the
+// stage_policies parameter (engine/stagepolicies.go).
 //
 // # Safety
 //
