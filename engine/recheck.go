@@ -212,22 +212,44 @@ const checkBatchSize = 1000
 // the same proposal cannot decide it twice.
 func (e *Engine) CheckPending(ctx context.Context) (PassStats, error) {
 	stats := PassStats{Started: e.Now()}
-	var after int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return stats, err
+	// One goroutine reads the next batch while this one evaluates and writes the current:
+	// reading is most of a pass, and the two overlap on separate connections.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type loaded struct {
+		b   *models.PendingBatch
+		err error
+	}
+	batches := make(chan loaded, 1)
+	go func() {
+		defer close(batches)
+		var after int64
+		for {
+			pb, err := e.store.LoadPendingBatch(ctx, after, checkBatchSize)
+			select {
+			case batches <- loaded{pb, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || len(pb.Proposals) == 0 {
+				return
+			}
+			after = pb.LastID
 		}
-		pb, err := e.store.LoadPendingBatch(ctx, after, checkBatchSize)
-		if err != nil {
-			return stats, err
+	}()
+	for l := range batches {
+		if l.err != nil {
+			return stats, l.err
 		}
-		if len(pb.Proposals) == 0 {
+		if len(l.b.Proposals) == 0 {
 			break
 		}
-		if err := e.checkBatch(ctx, pb, &stats); err != nil {
+		if err := e.checkBatch(ctx, l.b, &stats); err != nil {
 			return stats, err
 		}
-		after = pb.LastID
+	}
+	if err := ctx.Err(); err != nil {
+		return stats, err
 	}
 	stats.Duration = e.Now().Sub(stats.Started)
 	return stats, nil

@@ -42,7 +42,7 @@ func Open(ctx context.Context, dsn string, secretKey []byte) (*Store, error) {
 	}
 	var db *gorm.DB
 	if IsPostgresURL(dsn) {
-		db, err = gorm.Open(postgres.Open(dsn), cfg)
+		db, err = gorm.Open(postgres.Open(withCustomPlans(dsn)), cfg)
 	} else {
 		if dir := filepath.Dir(dsn); dir != "" {
 			if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -78,6 +78,22 @@ func Open(ctx context.Context, dsn string, secretKey []byte) (*Store, error) {
 		return nil, fmt.Errorf("reach database: %w", err)
 	}
 	return &Store{db: db, box: box}, nil
+}
+
+// withCustomPlans asks PostgreSQL to plan every run of a prepared statement with its actual
+// parameters. pgx prepares statements, and after five runs PostgreSQL may switch to a generic
+// plan that ignores them: for the effect claims and the check pass's range reads that plan
+// scanned whole tables (measured: a 100,000-proposal pass 22 s instead of 6, claims 100 ms
+// instead of 6). Our queries are small, so planning each run costs little.
+func withCustomPlans(dsn string) string {
+	if strings.Contains(dsn, "plan_cache_mode") {
+		return dsn
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "plan_cache_mode=force_custom_plan"
 }
 
 // Store is the storage of every domain type. Its methods take a context first, scope every

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -218,5 +219,37 @@ func TestCredentialsAreEncryptedAtRest(t *testing.T) {
 	steal := &models.PlatformConnection{CommunityID: other.ID, Platform: "slack", ExternalID: "T123"}
 	if err := s.SaveConnection(ctx, steal, creds{}); !errors.Is(err, models.ErrConflict) {
 		t.Fatalf("connecting a workspace held by another community: %v", err)
+	}
+}
+
+func TestIDListDecodes(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []int64
+		bad  bool
+	}{
+		{"[1,2,3]", []int64{1, 2, 3}, false},
+		{" [ 4 , 5 ] ", []int64{4, 5}, false},
+		{"[]", []int64{}, false},
+		{"null", nil, false},
+		{"[1e1]", []int64{10}, true}, // not an integer literal: encoding/json refuses a float for int64
+		{`{"a":1}`, nil, true},
+		{`["x"]`, nil, true},
+	}
+	for _, tt := range tests {
+		var l models.IDList
+		err := json.Unmarshal([]byte(tt.in), &l)
+		if (err != nil) != tt.bad {
+			t.Errorf("%s: err = %v", tt.in, err)
+			continue
+		}
+		if !tt.bad && len(l) != len(tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.in, l, tt.want)
+		}
+		for i := range tt.want {
+			if !tt.bad && l[i] != tt.want[i] {
+				t.Errorf("%s: got %v, want %v", tt.in, l, tt.want)
+			}
+		}
 	}
 }

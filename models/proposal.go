@@ -2,7 +2,10 @@ package models
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -47,11 +50,48 @@ type Ballot struct {
 	Kind     string            `json:"kind"` // yes_no, choice, approval, ranking, score, consensus
 	Options  []string          `json:"options,omitempty"`
 	Max      int               `json:"max,omitempty"` // highest score on a score ballot
-	Eligible []int64           `json:"eligible"`
+	Eligible IDList            `json:"eligible"`
 	OpenedAt time.Time         `json:"opened_at"`
 	ClosedAt *time.Time        `json:"closed_at,omitempty"`
 	DM       bool              `json:"dm,omitempty"` // ask each voter privately on the platform
 	Refs     map[string]string `json:"refs,omitempty"`
+}
+
+// IDList is a list of ids stored as a JSON array. It decodes the plain "[1,2,3]" form by
+// hand: every check pass decodes the electorate of every pending ballot, and reflection made
+// that the largest cost of a pass.
+type IDList []int64
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (l *IDList) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		*l = nil
+		return nil
+	}
+	inner, ok := strings.CutPrefix(s, "[")
+	if inner, ok = strings.CutSuffix(inner, "]"); !ok {
+		return fmt.Errorf("id list: want a JSON array, got %.20q", s)
+	}
+	out := make(IDList, 0, strings.Count(inner, ",")+1)
+	for part := range strings.SplitSeq(inner, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(part, 10, 64)
+		if err != nil {
+			var plain []int64 // 1e3 or 3.0: let encoding/json decide
+			if err := json.Unmarshal(b, &plain); err != nil {
+				return fmt.Errorf("id list: %w", err)
+			}
+			*l = plain
+			return nil
+		}
+		out = append(out, n)
+	}
+	*l = out
+	return nil
 }
 
 // IsEligible tells whether a member may vote on the ballot.
@@ -349,26 +389,72 @@ type PendingBatch struct {
 // LoadPendingBatch reads up to limit pending proposals with id above afterID, their actions
 // and their votes, in three queries.
 func (s *Store) LoadPendingBatch(ctx context.Context, afterID int64, limit int) (*PendingBatch, error) {
+	// Every row is scanned by hand, reading only the columns a re-check uses: a pass reads
+	// every pending proposal, and reflection-based scanning cost several times the queries.
 	b := &PendingBatch{Votes: map[int64][]Vote{}}
-	if err := s.q(ctx).Where("status = ? AND id > ?", StatusPending, afterID).Order("id").Limit(limit).Find(&b.Proposals).Error; err != nil {
+	rows, err := s.q(ctx).Raw(`SELECT id, community_id, action_id, policy_id, policy_version_id, stage, status, data, seed,
+		ballot, notified, error, created_at FROM proposals WHERE status = ? AND id > ? ORDER BY id LIMIT ?`,
+		StatusPending, afterID, limit).Rows()
+	if err != nil {
 		return nil, fmt.Errorf("load pending proposals: %w", err)
 	}
-	if len(b.Proposals) == 0 {
-		return b, nil
+	for rows.Next() {
+		var p Proposal
+		var data string
+		var ballot *string
+		if err := rows.Scan(&p.ID, &p.CommunityID, &p.ActionID, &p.PolicyID, &p.PolicyVersionID, &p.Stage, &p.Status, &data,
+			&p.Seed, &ballot, &p.Notified, &p.Error, &p.CreatedAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read proposal: %w", err)
+		}
+		if err := decodeJSON(data, &p.Data); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("proposal %d data: %w", p.ID, err)
+		}
+		if ballot != nil && *ballot != "" && *ballot != "null" {
+			p.Ballot = &Ballot{}
+			if err := decodeJSON(*ballot, p.Ballot); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("proposal %d ballot: %w", p.ID, err)
+			}
+		}
+		b.Proposals = append(b.Proposals, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(b.Proposals) == 0 {
+		return b, err
 	}
 	lo, hi := afterID, b.Proposals[len(b.Proposals)-1].ID
 	b.LastID = hi
-	if err := s.q(ctx).Table("actions").Select("actions.*").
-		Joins("JOIN proposals ON proposals.action_id = actions.id").
-		Where("proposals.status = ? AND proposals.id > ? AND proposals.id <= ?", StatusPending, lo, hi).
-		Find(&b.Actions).Error; err != nil {
+	rows, err = s.q(ctx).Raw(`SELECT actions.id, actions.community_id, actions.type, actions.kind, actions.platform,
+		actions.initiator_id, actions.params, actions.origin, actions.status, actions.reverted, actions.created_at
+		FROM actions JOIN proposals ON proposals.action_id = actions.id
+		WHERE proposals.status = ? AND proposals.id > ? AND proposals.id <= ?`, StatusPending, lo, hi).Rows()
+	if err != nil {
 		return nil, fmt.Errorf("load actions: %w", err)
 	}
-	// Votes are the bulk of a batch (ten per proposal and more): scan them by hand, which
-	// is several times faster than reflection-based scanning.
-	rows, err := s.q(ctx).Raw(`SELECT votes.proposal_id, votes.member_id, votes.value FROM votes
+	for rows.Next() {
+		var a Action
+		var params string
+		if err := rows.Scan(&a.ID, &a.CommunityID, &a.Type, &a.Kind, &a.Platform, &a.InitiatorID, &params, &a.Origin,
+			&a.Status, &a.Reverted, &a.CreatedAt); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read action: %w", err)
+		}
+		if err := decodeJSON(params, &a.Params); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("action %d params: %w", a.ID, err)
+		}
+		b.Actions = append(b.Actions, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Votes by their own index range (both databases plan this well without statistics).
+	rows, err = s.q(ctx).Raw(`SELECT votes.proposal_id, votes.member_id, votes.value FROM votes
 		JOIN proposals ON proposals.id = votes.proposal_id
-		WHERE proposals.status = ? AND proposals.id > ? AND proposals.id <= ? ORDER BY votes.id`, StatusPending, lo, hi).Rows()
+		WHERE proposals.status = ? AND votes.proposal_id > ? AND votes.proposal_id <= ?`, StatusPending, lo, hi).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("load votes: %w", err)
 	}
@@ -381,6 +467,14 @@ func (s *Store) LoadPendingBatch(ctx context.Context, afterID int64, limit int) 
 		b.Votes[v.ProposalID] = append(b.Votes[v.ProposalID], v)
 	}
 	return b, rows.Err()
+}
+
+// decodeJSON reads a JSON column; empty text is the zero value.
+func decodeJSON(raw string, into any) error {
+	if raw == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(raw), into)
 }
 
 // MarkActionExecuted records that an action's execute effect was delivered, merging the
