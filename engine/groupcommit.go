@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -21,6 +22,10 @@ type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*commitRequest
 	running bool
+	// ids are this shard's reserved ids, kept from batch to batch on PostgreSQL (sequence
+	// values are never handed out twice, even when the batch that drew them rolls back).
+	// SQLite reserves after the highest id written, so a block lives for one batch.
+	ids *idBlocks
 }
 
 // commitRequest is one governance operation on one community.
@@ -46,6 +51,9 @@ func groupCommits(dialect string) []*groupCommit {
 	out := make([]*groupCommit, n)
 	for i := range out {
 		out[i] = &groupCommit{}
+		if dialect == models.DialectPostgres {
+			out[i].ids = newIDBlocks()
+		}
 	}
 	return out
 }
@@ -68,7 +76,7 @@ func (e *Engine) governTx(ctx context.Context, communityID int64, fn func(t *txn
 		batch := g.queue[:n:n]
 		g.queue = g.queue[n:]
 		g.mu.Unlock()
-		e.runBatch(context.WithoutCancel(ctx), batch)
+		e.runBatch(context.WithoutCancel(ctx), batch, g.ids)
 		g.mu.Lock()
 	}
 	g.running = false
@@ -77,7 +85,8 @@ func (e *Engine) governTx(ctx context.Context, communityID int64, fn func(t *txn
 }
 
 // runBatch runs a batch of requests in one transaction and wakes their callers.
-func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
+// ids is the shard's id reservation, or nil for one that lasts this batch.
+func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBlocks) {
 	defer func() {
 		if p := recover(); p != nil {
 			for _, r := range batch {
@@ -93,9 +102,27 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
 	recorded := false
 	err := e.store.Tx(ctx, func(tx *models.Store) error {
 		merged := map[int64]*txn{}
-		ids := newIDBlocks()                    // one reservation serves the whole batch
-		locked := map[int64]*models.Community{} // each community is locked (and read) once
+		if ids == nil {
+			ids = newIDBlocks() // one reservation serves the whole batch
+		}
+		// Lock every community of the batch first, in id order (no deadlock between shards or
+		// replicas), in the transaction itself: a row lock taken inside a savepoint belongs
+		// to that subtransaction, and every later write referencing the row would then
+		// share it with the parent through a multixact.
+		locked := map[int64]*models.Community{}
+		lockErr := map[int64]error{}
+		for _, r := range batch {
+			locked[r.communityID] = nil
+		}
+		for _, id := range slices.Sorted(maps.Keys(locked)) {
+			c, err := tx.LockCommunity(ctx, id)
+			if err != nil && !errors.Is(err, models.ErrNotFound) {
+				return err
+			}
+			locked[id], lockErr[id] = c, err
+		}
 		ok := 0
+		open := "" // the savepoint of the request that ran last, if any
 		for i, r := range batch {
 			if err := r.ctx.Err(); err != nil {
 				r.err = err
@@ -103,12 +130,13 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
 			}
 			sp := fmt.Sprintf("req%d", i)
 			if len(batch) > 1 {
-				if err := tx.SavePoint(ctx, sp); err != nil {
+				if err := tx.SavePoint(ctx, sp, open); err != nil {
 					return err
 				}
+				open = sp
 			}
-			c, err := locked[r.communityID], error(nil)
-			if c == nil {
+			c, err := locked[r.communityID], lockErr[r.communityID]
+			if c == nil && err == nil { // read again after a change of governance
 				if c, err = tx.LockCommunity(r.ctx, r.communityID); err == nil {
 					locked[r.communityID] = c
 				}
@@ -127,11 +155,12 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
 				if rbErr := tx.RollbackTo(ctx, sp); rbErr != nil {
 					return rbErr
 				}
+				locked[r.communityID] = nil // its in-memory state may be the failed request's
 				continue
 			}
 			ok++
 			if t.governanceChanged {
-				delete(locked, r.communityID) // read its new epoch for the next request
+				locked[r.communityID] = nil // read its new epoch for the next request
 			}
 			if m := merged[r.communityID]; m == nil {
 				merged[r.communityID] = t
@@ -141,6 +170,11 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest) {
 		}
 		if ok == 0 {
 			return errNothingToCommit
+		}
+		if open != "" { // flush writes in the transaction itself, not a nested savepoint
+			if err := tx.ReleaseSavePoint(ctx, open); err != nil {
+				return err
+			}
 		}
 		communities := make([]int64, 0, len(merged))
 		for id := range merged {

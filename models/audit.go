@@ -85,7 +85,7 @@ func (s *Store) AppendAudit(ctx context.Context, communityID int64, at time.Time
 			MemberID: e.MemberID, Payload: string(payload), PrevHash: prev, Hash: hash, CreatedAt: at}
 		prev = hash
 	}
-	if err := createChunked(s.q(ctx), rows, 500); err != nil {
+	if err := insertRows(ctx, s, rows, ""); err != nil {
 		return fmt.Errorf("append audit events: %w", err)
 	}
 	return s.q(ctx).Model(&Community{}).Where("id = ?", communityID).

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Effect statuses: the outbox lifecycle.
@@ -47,7 +46,7 @@ func (s *Store) InsertEffects(ctx context.Context, es []Effect) error {
 	if len(es) == 0 {
 		return nil
 	}
-	if err := createChunked(s.q(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "idem_key"}}, DoNothing: true}), es, 500); err != nil {
+	if err := insertRows(ctx, s, es, "idem_key"); err != nil {
 		return fmt.Errorf("insert effects: %w", err)
 	}
 	return nil
@@ -66,7 +65,8 @@ func (s *Store) EffectsOf(ctx context.Context, communityID, proposalID int64) ([
 // in the order they were recorded. On PostgreSQL, rows other replicas are claiming are
 // skipped (FOR UPDATE SKIP LOCKED), so no effect is claimed twice. Each claim counts an
 // attempt, before the platform is called: an attempt that crashes still counts, and the
-// next one knows to reconcile.
+// next one knows to reconcile. The pending status is written into the SQL, not bound, so
+// that even a generic plan of the prepared statement walks the partial pending indexes.
 func (s *Store) ClaimEffects(ctx context.Context, worker string, now, until time.Time, limit int) ([]Effect, error) {
 	lock := ""
 	if s.Dialect() == DialectPostgres {
@@ -76,10 +76,10 @@ func (s *Store) ClaimEffects(ctx context.Context, worker string, now, until time
 	err := s.q(ctx).Raw(`UPDATE effects SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1
 		WHERE id IN (
 			SELECT e.id FROM effects e
-			WHERE e.status = ? AND e.next_attempt_at <= ? AND (e.claimed_until IS NULL OR e.claimed_until < ?)
-			AND NOT EXISTS (SELECT 1 FROM effects p WHERE p.action_id = e.action_id AND p.id < e.id AND p.status = ?)
+			WHERE e.status = '`+EffectPending+`' AND e.next_attempt_at <= ? AND (e.claimed_until IS NULL OR e.claimed_until < ?)
+			AND NOT EXISTS (SELECT 1 FROM effects p WHERE p.action_id = e.action_id AND p.id < e.id AND p.status = '`+EffectPending+`')
 			ORDER BY e.id LIMIT ? `+lock+`)
-		RETURNING *`, worker, until, EffectPending, now, now, EffectPending, limit).Scan(&es).Error
+		RETURNING *`, worker, until, now, now, limit).Scan(&es).Error
 	if err != nil {
 		return nil, fmt.Errorf("claim effects: %w", err)
 	}

@@ -163,7 +163,7 @@ func (s *Store) InsertAction(ctx context.Context, a *Action) error {
 
 // InsertActions stores new actions (with their ids set) in multi-row statements.
 func (s *Store) InsertActions(ctx context.Context, as []*Action) error {
-	if err := createChunked(s.q(ctx), as, 200); err != nil {
+	if err := insertRows(ctx, s, as, ""); err != nil {
 		return fmt.Errorf("insert actions: %w", err)
 	}
 	return nil
@@ -171,7 +171,7 @@ func (s *Store) InsertActions(ctx context.Context, as []*Action) error {
 
 // InsertProposals stores new proposals (with their ids set) in multi-row statements.
 func (s *Store) InsertProposals(ctx context.Context, ps []*Proposal) error {
-	if err := createChunked(s.q(ctx), ps, 200); err != nil {
+	if err := insertRows(ctx, s, ps, ""); err != nil {
 		return fmt.Errorf("insert proposals: %w", err)
 	}
 	return nil
@@ -387,14 +387,16 @@ type PendingBatch struct {
 }
 
 // LoadPendingBatch reads up to limit pending proposals with id above afterID, their actions
-// and their votes, in three queries.
+// and their votes, in three queries. The status is written into the SQL rather than bound:
+// pgx prepares statements and PostgreSQL soon plans them generically, and a generic plan
+// can only use an index on (status, id) well when it knows the status.
 func (s *Store) LoadPendingBatch(ctx context.Context, afterID int64, limit int) (*PendingBatch, error) {
 	// Every row is scanned by hand, reading only the columns a re-check uses: a pass reads
 	// every pending proposal, and reflection-based scanning cost several times the queries.
 	b := &PendingBatch{Votes: map[int64][]Vote{}}
 	rows, err := s.q(ctx).Raw(`SELECT id, community_id, action_id, policy_id, policy_version_id, stage, status, data, seed,
-		ballot, notified, error, created_at FROM proposals WHERE status = ? AND id > ? ORDER BY id LIMIT ?`,
-		StatusPending, afterID, limit).Rows()
+		ballot, notified, error, created_at FROM proposals WHERE status = '`+StatusPending+`' AND id > ? ORDER BY id LIMIT ?`,
+		afterID, limit).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("load pending proposals: %w", err)
 	}
@@ -429,7 +431,7 @@ func (s *Store) LoadPendingBatch(ctx context.Context, afterID int64, limit int) 
 	rows, err = s.q(ctx).Raw(`SELECT actions.id, actions.community_id, actions.type, actions.kind, actions.platform,
 		actions.initiator_id, actions.params, actions.origin, actions.status, actions.reverted, actions.created_at
 		FROM actions JOIN proposals ON proposals.action_id = actions.id
-		WHERE proposals.status = ? AND proposals.id > ? AND proposals.id <= ?`, StatusPending, lo, hi).Rows()
+		WHERE proposals.status = '`+StatusPending+`' AND proposals.id > ? AND proposals.id <= ?`, lo, hi).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("load actions: %w", err)
 	}
@@ -454,7 +456,7 @@ func (s *Store) LoadPendingBatch(ctx context.Context, afterID int64, limit int) 
 	// Votes by their own index range (both databases plan this well without statistics).
 	rows, err = s.q(ctx).Raw(`SELECT votes.proposal_id, votes.member_id, votes.value FROM votes
 		JOIN proposals ON proposals.id = votes.proposal_id
-		WHERE proposals.status = ? AND votes.proposal_id > ? AND votes.proposal_id <= ?`, StatusPending, lo, hi).Rows()
+		WHERE proposals.status = '`+StatusPending+`' AND votes.proposal_id > ? AND votes.proposal_id <= ?`, lo, hi).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("load votes: %w", err)
 	}
