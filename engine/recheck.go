@@ -1,6 +1,10 @@
 package engine
 
 import (
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
 	"context"
 	"errors"
 	"fmt"
@@ -205,6 +209,10 @@ type PassStats struct {
 // checkBatchSize is how many pending proposals one pass loads at a time.
 const checkBatchSize = 1000
 
+// checkWorkers is how many batches a pass loads and evaluates at once: while one waits for
+// the database, another decodes or evaluates.
+const checkWorkers = 3
+
 // CheckPending re-checks every pending proposal, set-wise: each batch loads its proposals,
 // actions, policy versions, initiators and votes in one query each and evaluates the cached
 // programs in memory. Only proposals whose outcome or error changed are written, in one
@@ -212,43 +220,50 @@ const checkBatchSize = 1000
 // the same proposal cannot decide it twice.
 func (e *Engine) CheckPending(ctx context.Context) (PassStats, error) {
 	stats := PassStats{Started: e.Now()}
-	// One goroutine reads the next batch while this one evaluates and writes the current:
-	// reading is most of a pass, and the two overlap on separate connections.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type loaded struct {
-		b   *models.PendingBatch
-		err error
-	}
-	batches := make(chan loaded, 1)
-	go func() {
-		defer close(batches)
+	// One goroutine walks the pending index and hands out id ranges; workers load and
+	// check a range each, on their own connections.
+	g, gctx := errgroup.WithContext(ctx)
+	ranges := make(chan [2]int64)
+	g.Go(func() error {
+		defer close(ranges)
 		var after int64
 		for {
-			pb, err := e.store.LoadPendingBatch(ctx, after, checkBatchSize)
+			end, err := e.store.NextPendingRange(gctx, after, checkBatchSize)
+			if err != nil || end == 0 {
+				return err
+			}
 			select {
-			case batches <- loaded{pb, err}:
-			case <-ctx.Done():
-				return
+			case ranges <- [2]int64{after, end}:
+			case <-gctx.Done():
+				return gctx.Err()
 			}
-			if err != nil || len(pb.Proposals) == 0 {
-				return
+			after = end
+		}
+	})
+	var mu sync.Mutex
+	for range checkWorkers {
+		g.Go(func() error {
+			for r := range ranges {
+				pb, err := e.store.LoadPendingBatch(gctx, r[0], r[1])
+				if err != nil {
+					return err
+				}
+				if len(pb.Proposals) == 0 {
+					continue // decided since the range was listed
+				}
+				var s PassStats
+				err = e.checkBatch(gctx, pb, &s)
+				mu.Lock()
+				stats.Checked, stats.Decided, stats.Errors = stats.Checked+s.Checked, stats.Decided+s.Decided, stats.Errors+s.Errors
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
 			}
-			after = pb.LastID
-		}
-	}()
-	for l := range batches {
-		if l.err != nil {
-			return stats, l.err
-		}
-		if len(l.b.Proposals) == 0 {
-			break
-		}
-		if err := e.checkBatch(ctx, l.b, &stats); err != nil {
-			return stats, err
-		}
+			return nil
+		})
 	}
-	if err := ctx.Err(); err != nil {
+	if err := g.Wait(); err != nil {
 		return stats, err
 	}
 	stats.Duration = e.Now().Sub(stats.Started)

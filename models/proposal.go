@@ -1,6 +1,8 @@
 package models
 
 import (
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -383,20 +385,36 @@ type PendingBatch struct {
 	Proposals []Proposal
 	Actions   []Action
 	Votes     map[int64][]Vote
-	LastID    int64
 }
 
-// LoadPendingBatch reads up to limit pending proposals with id above afterID, their actions
-// and their votes, in three queries. The status is written into the SQL rather than bound:
-// pgx prepares statements and PostgreSQL soon plans them generically, and a generic plan
-// can only use an index on (status, id) well when it knows the status.
-func (s *Store) LoadPendingBatch(ctx context.Context, afterID int64, limit int) (*PendingBatch, error) {
+// NextPendingRange finds where the next batch of up to limit pending proposals after id
+// `after` ends: the batch is the ids in (after, end]. It reads only the (status, id) index,
+// so a pass can list its batches cheaply and load several at once. end is 0 when no pending
+// proposal is left.
+func (s *Store) NextPendingRange(ctx context.Context, after int64, limit int) (end int64, err error) {
+	var last *int64
+	err = s.q(ctx).Raw(`SELECT MAX(id) FROM (SELECT id FROM proposals WHERE status = '`+StatusPending+`' AND id > ?
+		ORDER BY id LIMIT ?) AS batch`, after, limit).Row().Scan(&last)
+	if err != nil {
+		return 0, fmt.Errorf("find pending proposals: %w", err)
+	}
+	if last == nil {
+		return 0, nil
+	}
+	return *last, nil
+}
+
+// LoadPendingBatch reads the pending proposals with ids in (lo, hi], their actions and their
+// votes, in three range queries. The status is written into the SQL rather than bound: pgx
+// prepares statements and PostgreSQL soon plans them generically, and a generic plan can
+// only use an index on (status, id) well when it knows the status.
+func (s *Store) LoadPendingBatch(ctx context.Context, lo, hi int64) (*PendingBatch, error) {
 	// Every row is scanned by hand, reading only the columns a re-check uses: a pass reads
 	// every pending proposal, and reflection-based scanning cost several times the queries.
 	b := &PendingBatch{Votes: map[int64][]Vote{}}
 	rows, err := s.q(ctx).Raw(`SELECT id, community_id, action_id, policy_id, policy_version_id, stage, status, data, seed,
-		ballot, notified, error, created_at FROM proposals WHERE status = '`+StatusPending+`' AND id > ? ORDER BY id LIMIT ?`,
-		afterID, limit).Rows()
+		ballot, notified, error, created_at FROM proposals WHERE status = '`+StatusPending+`' AND id > ? AND id <= ? ORDER BY id`,
+		lo, hi).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("load pending proposals: %w", err)
 	}
@@ -426,8 +444,6 @@ func (s *Store) LoadPendingBatch(ctx context.Context, afterID int64, limit int) 
 	if err := rows.Err(); err != nil || len(b.Proposals) == 0 {
 		return b, err
 	}
-	lo, hi := afterID, b.Proposals[len(b.Proposals)-1].ID
-	b.LastID = hi
 	rows, err = s.q(ctx).Raw(`SELECT actions.id, actions.community_id, actions.type, actions.kind, actions.platform,
 		actions.initiator_id, actions.params, actions.origin, actions.status, actions.reverted, actions.created_at
 		FROM actions JOIN proposals ON proposals.action_id = actions.id
@@ -476,7 +492,7 @@ func decodeJSON(raw string, into any) error {
 	if raw == "" {
 		return nil
 	}
-	return json.Unmarshal([]byte(raw), into)
+	return jsonv2.Unmarshal([]byte(raw), into)
 }
 
 // MarkActionExecuted records that an action's execute effect was delivered, merging the
