@@ -28,6 +28,7 @@ type decisionRecord struct {
 	Data    map[string]any   `json:"data"`
 	Votes   []map[string]any `json:"votes"`
 	Ballot  *models.Ballot   `json:"ballot"`
+	Reads   *communityReads  `json:"reads,omitempty"` // absent when the check read no member list
 }
 
 // VerifyAudit recomputes a community's hash chain from the first event, and re-runs the
@@ -109,7 +110,12 @@ func (e *Engine) retally(ctx context.Context, c *models.Community, decided []mod
 			m := b.members[*a.InitiatorID]
 			init = MemberInfo{ID: int(m.ID), Name: m.DisplayName, Roles: m.Roles}
 		}
-		out, err := newEvaluation(rec.Now, a, &replay, v, view, init, cast).run(StageCheck, progs.programs[StageCheck])
+		seen := view
+		if rec.Reads != nil {
+			seen = recordedView(ctx, e.store, c, rec.Reads)
+			init.Roles = rec.Reads.InitiatorRoles
+		}
+		out, err := newEvaluation(rec.Now, a, &replay, v, seen, init, cast).run(StageCheck, progs.programs[StageCheck])
 		if err != nil || out != rec.Outcome {
 			r.Mismatches = append(r.Mismatches, fmt.Sprintf("proposal %d: recorded %s, re-tally gives %v (%v)", p.ID, rec.Outcome, out, err))
 		}

@@ -56,6 +56,52 @@ type evaluation struct {
 	samples   int
 	dataDirty bool
 	ballotNew bool
+	reads     communityReads
+}
+
+// communityReads are the member and role lists an evaluation read. They are recorded with a
+// decision, so that the audit re-tally sees the community as the check saw it, not as it is
+// after later role changes and departures.
+type communityReads struct {
+	Members []int            `json:"members,omitempty"`
+	Roles   map[string][]int `json:"roles,omitempty"`
+	Left    []int            `json:"left,omitempty"` // ballot electors who had left
+	// InitiatorRoles are the roles the initiator had (action.initiator, has_role).
+	InitiatorRoles []string `json:"initiator_roles,omitempty"`
+}
+
+func (r communityReads) empty() bool {
+	return r.Members == nil && len(r.Roles) == 0 && len(r.Left) == 0 && len(r.InitiatorRoles) == 0
+}
+
+// recordedView is a community view that answers from what a decision recorded (falling
+// back to the current community for anything it did not record).
+func recordedView(ctx context.Context, store *models.Store, c *models.Community, r *communityReads) *communityView {
+	v := newCommunityView(ctx, store, c, nil)
+	v.members = r.Members
+	for role, ids := range r.Roles {
+		v.roles[role] = ids
+	}
+	v.left = make(map[int]bool, len(r.Left))
+	for _, id := range r.Left {
+		v.left[id] = true
+	}
+	return v
+}
+
+func (ev *evaluation) memberIDs() []int {
+	ids := ev.community.memberIDs()
+	ev.reads.Members = ids
+	return ids
+}
+
+func (ev *evaluation) withRole(role string) []int {
+	ids := ev.community.withRole(role)
+	if ev.reads.Roles == nil {
+		ev.reads.Roles = map[string][]int{}
+	}
+	ev.reads.Roles[role] = ids
+	return ids
 }
 
 // newEvaluation prepares the evaluation of a proposal at a fixed time. The proposal's data
@@ -66,7 +112,7 @@ func newEvaluation(now time.Time, a *models.Action, p *models.Proposal, v *model
 		data = map[string]any{}
 	}
 	return &evaluation{now: now, action: a, proposal: p, version: v, community: view, initiator: initiator,
-		votes: vs, data: data, ballot: p.Ballot}
+		votes: vs, data: data, ballot: p.Ballot, reads: communityReads{InitiatorRoles: initiator.Roles}}
 }
 
 // castVote is a vote with its value decoded.
@@ -167,14 +213,14 @@ func (ev *evaluation) env() *Env {
 		Now:       ev.now,
 		PASSED:    Passed, FAILED: Failed, PENDING: Pending,
 	}
-	e.Members = ev.community.memberIDs
-	e.WithRole = ev.community.withRole
+	e.Members = ev.memberIDs
+	e.WithRole = ev.withRole
 	e.HasRole = func(who any, role string) bool {
 		if m, ok := who.(MemberInfo); ok {
 			return contains(m.Roles, role)
 		}
 		id := oneID(who)
-		for _, x := range ev.community.withRole(role) {
+		for _, x := range ev.withRole(role) {
 			if x == id {
 				return true
 			}
@@ -300,12 +346,15 @@ func (ev *evaluation) sample(list any, k int) []int {
 // current members when no ballot was opened.
 func (ev *evaluation) eligible() []int {
 	if ev.ballot == nil {
-		return ev.community.memberIDs()
+		return ev.memberIDs()
 	}
 	left := ev.community.leftMembers()
 	out := make([]int, 0, len(ev.ballot.Eligible))
+	ev.reads.Left = ev.reads.Left[:0]
 	for _, id := range ev.ballot.Eligible {
-		if !left[int(id)] {
+		if left[int(id)] {
+			ev.reads.Left = append(ev.reads.Left, int(id))
+		} else {
 			out = append(out, int(id))
 		}
 	}
@@ -377,7 +426,7 @@ func (ev *evaluation) startVote(kind string, opts []map[string]any) bool {
 	default:
 		fail("start_vote: unknown ballot kind %q (yes_no, choice, approval, ranking, score, consensus)", kind)
 	}
-	among := ev.community.memberIDs()
+	among := ev.memberIDs()
 	if a, ok := o["among"]; ok && a != nil {
 		among = toIDs(a)
 	}

@@ -466,7 +466,8 @@ func (t *txn) check(ev *evaluation, pc *policyChoice, a *models.Action, p *model
 // bundle, execution or revert of the action, and closing the ballot.
 //
 // The audit event records the inputs of the check (data before it ran, the votes, the
-// ballot and the time) so anyone can re-run it and get the same outcome (VerifyAudit).
+// ballot, the time, and the member and role lists it read) so anyone can re-run it and get
+// the same outcome (VerifyAudit).
 func (t *txn) decide(ev *evaluation, pc *policyChoice, a *models.Action, p *models.Proposal, outcome string, dataBefore map[string]any) error {
 	stage := StagePass
 	if outcome == Failed {
@@ -477,8 +478,11 @@ func (t *txn) decide(ev *evaluation, pc *policyChoice, a *models.Action, p *mode
 		ev.intents = nil
 		return t.save(a, p)
 	}
-	t.event("proposal.decided", p, a, nil, map[string]any{"outcome": outcome, "now": t.now, "data": dataBefore,
-		"votes": voteRecord(ev.votes), "ballot": ev.ballot})
+	record := map[string]any{"outcome": outcome, "now": t.now, "data": dataBefore, "votes": voteRecord(ev.votes), "ballot": ev.ballot}
+	if !ev.reads.empty() {
+		record["reads"] = ev.reads
+	}
+	t.event("proposal.decided", p, a, nil, record)
 	p.Status = outcome
 	p.DecidedAt = &t.now
 	if ev.ballot != nil && ev.ballot.ClosedAt == nil {

@@ -215,6 +215,18 @@ func TestAnnouncementsNeedAModerator(t *testing.T) {
 	if elsewhere.Action.Status != models.StatusExecuted {
 		t.Fatalf("a post elsewhere is governed by the base policy and stands: %s", elsewhere.Action.Status)
 	}
+	// The re-tally sees the roles as the check saw them, not as they are now: the moderator
+	// who approved has since lost the role, and the approval still verifies.
+	role, err := env.Store.RoleByName(ctx, c.ID, "Moderator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Store.RevokeRole(ctx, c.ID, moderator, role.ID); err != nil {
+		t.Fatal(err)
+	}
+	if report, err := env.Engine.VerifyAudit(ctx, c.ID); err != nil || !report.OK() {
+		t.Fatalf("audit after a role change: %+v %v", report, err)
+	}
 }
 
 // TestTwoThirdsToChangeAPolicy: "to change any policy, a two-thirds majority must approve".
