@@ -25,7 +25,19 @@ type Submission struct {
 	Params       map[string]any
 	Origin       string // models.OriginPlatform, OriginWeb or OriginAPI
 	ExternalRefs map[string]string
+	// Receipt, when set, is the inbound delivery the action arrived in. Governing the action
+	// consumes it in the same transaction, so a delivery processed twice (again after a
+	// crash) governs its action once; the second time Submit returns ErrAlreadyGoverned.
+	Receipt *Receipt
 }
+
+// Receipt names an accepted inbound delivery (models.AcceptDelivery).
+type Receipt struct {
+	Platform, Key string
+}
+
+// ErrAlreadyGoverned: the delivery that carried this action has been processed already.
+var ErrAlreadyGoverned = errors.New("the delivery of this action was already processed")
 
 // Result is what governing an action produced.
 type Result struct {
@@ -70,6 +82,15 @@ func (e *Engine) Submit(ctx context.Context, s Submission) (*Result, error) {
 // submit is the body of Submit inside its transaction.
 func (t *txn) submit(typ ActionType, params map[string]any, s Submission) (*Result, error) {
 	ctx, tx, e := t.ctx, t.tx, t.e
+	if s.Receipt != nil {
+		first, err := tx.ConsumeDelivery(ctx, s.Receipt.Platform, s.Receipt.Key)
+		if err != nil {
+			return nil, err
+		}
+		if !first {
+			return nil, ErrAlreadyGoverned
+		}
+	}
 	initiator, err := e.access.get(ctx, tx, t.community, s.InitiatorID)
 	if err != nil {
 		return nil, err

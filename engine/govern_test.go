@@ -595,3 +595,46 @@ func TestAVoterWhoLeaves(t *testing.T) {
 		t.Fatalf("2 yes of 3: %s", r.Proposal.Status)
 	}
 }
+
+// TestReceiptGovernsADeliveryOnce: an inbound delivery processed several times, even at
+// once (a crash recovery racing a slow worker, two replicas), governs its action once.
+func TestReceiptGovernsADeliveryOnce(t *testing.T) {
+	env := enginetest.New(t)
+	c, members := env.Community(t, "Receipts", engine.KitEverythingPasses, 3)
+	now := env.Clock.Now()
+	if _, err := env.Store.AcceptDelivery(ctx, models.InboundDelivery{Platform: "test", Key: "event:1", Kind: "event", Body: "{}"},
+		now.Add(time.Hour), now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan error, 8)
+	for range cap(results) {
+		go func() {
+			_, err := env.Engine.Submit(ctx, engine.Submission{CommunityID: c.ID, Type: "test.post_message", InitiatorID: members[1],
+				Origin: models.OriginPlatform, Params: map[string]any{"channel": "C1", "text": "once"},
+				Receipt: &engine.Receipt{Platform: "test", Key: "event:1"}})
+			results <- err
+		}()
+	}
+	governed, dup := 0, 0
+	for range cap(results) {
+		switch err := <-results; {
+		case err == nil:
+			governed++
+		case errors.Is(err, engine.ErrAlreadyGoverned):
+			dup++
+		default:
+			t.Fatal(err)
+		}
+	}
+	var actions int64
+	env.Store.DB().Model(&models.Action{}).Where("community_id = ?", c.ID).Count(&actions)
+	if governed != 1 || dup != cap(results)-1 || actions != 1 {
+		t.Fatalf("governed %d, duplicates %d, actions %d; want 1, %d, 1", governed, dup, actions, cap(results)-1)
+	}
+	// A receipt for a delivery never accepted governs nothing either.
+	if _, err := env.Engine.Submit(ctx, engine.Submission{CommunityID: c.ID, Type: "test.post_message", InitiatorID: members[1],
+		Origin: models.OriginPlatform, Params: map[string]any{"channel": "C1", "text": "?"},
+		Receipt: &engine.Receipt{Platform: "test", Key: "event:unknown"}}); !errors.Is(err, engine.ErrAlreadyGoverned) {
+		t.Fatalf("unknown receipt: %v", err)
+	}
+}

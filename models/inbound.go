@@ -15,12 +15,82 @@ import (
 // until expires. It reports false when the key was already recorded: a retry, a duplicate
 // or a replay. Concurrent replicas agree, as the key is the table's primary key.
 func (s *Store) RecordDelivery(ctx context.Context, platform, key string, expires time.Time) (bool, error) {
-	res := s.q(ctx).Exec(`INSERT INTO inbound_deliveries (platform, dedupe_key, expires_at) VALUES (?, ?, ?)
-		ON CONFLICT (platform, dedupe_key) DO NOTHING`, platform, key, expires.UTC())
+	return s.recordDelivery(ctx, InboundDelivery{Platform: platform, Key: key}, expires, time.Time{})
+}
+
+// InboundDelivery is an accepted delivery kept until it is processed (the inbox).
+type InboundDelivery struct {
+	Platform string
+	Key      string
+	Kind     string // what the platform integration calls it ("event")
+	Body     string
+	Attempts int
+}
+
+// AcceptDelivery records a delivery with its body before it is acknowledged, claimed for
+// processing until claimedUntil. It reports false for a key already recorded.
+func (s *Store) AcceptDelivery(ctx context.Context, d InboundDelivery, expires, claimedUntil time.Time) (bool, error) {
+	return s.recordDelivery(ctx, d, expires, claimedUntil)
+}
+
+func (s *Store) recordDelivery(ctx context.Context, d InboundDelivery, expires, claimedUntil time.Time) (bool, error) {
+	var body any
+	var claim any
+	if d.Body != "" {
+		body, claim = d.Body, claimedUntil.UTC()
+	}
+	res := s.q(ctx).Exec(`INSERT INTO inbound_deliveries (platform, dedupe_key, expires_at, kind, body, claimed_until) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (platform, dedupe_key) DO NOTHING`, d.Platform, d.Key, expires.UTC(), d.Kind, body, claim)
 	if res.Error != nil {
 		return false, fmt.Errorf("record delivery: %w", res.Error)
 	}
 	return res.RowsAffected == 1, nil
+}
+
+// ConsumeDelivery marks a delivery processed. It reports false when it already was (or was
+// never accepted): run inside the transaction that acts on the delivery, it makes acting on
+// it happen once, however often the delivery is processed.
+func (s *Store) ConsumeDelivery(ctx context.Context, platform, key string) (bool, error) {
+	res := s.q(ctx).Exec(`UPDATE inbound_deliveries SET body = NULL, claimed_until = NULL
+		WHERE platform = ? AND dedupe_key = ? AND body IS NOT NULL`, platform, key)
+	if res.Error != nil {
+		return false, fmt.Errorf("consume delivery: %w", res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// ClaimUnprocessed claims up to limit accepted deliveries whose processing claim expired
+// (their process crashed, or stopped before finishing) until `until`, counting an attempt,
+// and returns them. A delivery is claimed by one replica at a time.
+func (s *Store) ClaimUnprocessed(ctx context.Context, platform string, now, until time.Time, limit int) ([]InboundDelivery, error) {
+	var out []InboundDelivery
+	err := s.Tx(ctx, func(tx *Store) error {
+		lock := ""
+		if tx.Dialect() == DialectPostgres {
+			lock = " FOR UPDATE SKIP LOCKED"
+		}
+		var rows []struct {
+			DedupeKey, Kind, Body string
+			Attempts              int
+		}
+		if err := tx.q(ctx).Raw(`SELECT dedupe_key, kind, body, attempts FROM inbound_deliveries
+			WHERE body IS NOT NULL AND claimed_until < ? AND platform = ? ORDER BY claimed_until LIMIT ?`+lock,
+			now.UTC(), platform, limit).Scan(&rows).Error; err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := tx.q(ctx).Exec(`UPDATE inbound_deliveries SET claimed_until = ?, attempts = attempts + 1
+				WHERE platform = ? AND dedupe_key = ?`, until.UTC(), platform, r.DedupeKey).Error; err != nil {
+				return err
+			}
+			out = append(out, InboundDelivery{Platform: platform, Key: r.DedupeKey, Kind: r.Kind, Body: r.Body, Attempts: r.Attempts + 1})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim unprocessed deliveries: %w", err)
+	}
+	return out, nil
 }
 
 // ForgetDelivery removes a recorded key, so that a delivery we could not accept is taken
@@ -31,7 +101,7 @@ func (s *Store) ForgetDelivery(ctx context.Context, platform, key string) error 
 
 // PruneInbound deletes delivery keys and expected echoes whose time has passed.
 func (s *Store) PruneInbound(ctx context.Context, now time.Time) (int64, error) {
-	a := s.q(ctx).Exec("DELETE FROM inbound_deliveries WHERE expires_at < ?", now.UTC())
+	a := s.q(ctx).Exec("DELETE FROM inbound_deliveries WHERE expires_at < ? AND body IS NULL", now.UTC())
 	if a.Error != nil {
 		return 0, fmt.Errorf("prune deliveries: %w", a.Error)
 	}

@@ -25,6 +25,7 @@ var migrations = []migration{
 	{ID: "0003_effect_claim_indexes", SQL: schemaEffectClaims},
 	{ID: "0004_web_indexes", SQL: schemaWebIndexes},
 	{ID: "0005_identities", SQL: schemaIdentities},
+	{ID: "0006_inbound_inbox", SQL: schemaInboundInbox},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -477,4 +478,15 @@ CREATE TABLE platform_channels (
 	updated_at {{time}} NOT NULL,
 	PRIMARY KEY (connection_id, channel_id)
 )
+`
+
+// schemaInboundInbox keeps an accepted inbound delivery's body until it has been processed,
+// so that what was acknowledged to the platform survives a crash: a delivery whose body is
+// still there after its claim expired is processed again (by any replica).
+const schemaInboundInbox = `
+ALTER TABLE inbound_deliveries ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE inbound_deliveries ADD COLUMN body TEXT;
+ALTER TABLE inbound_deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE inbound_deliveries ADD COLUMN claimed_until {{time}};
+CREATE INDEX inbound_deliveries_unprocessed ON inbound_deliveries (claimed_until) WHERE body IS NOT NULL
 `

@@ -52,8 +52,17 @@
 //     for chat.postMessage; each message is recorded as soon as Slack answers (effect_parts),
 //     so a retry after a rate limit or an outage resumes with the messages not yet sent. A
 //     duplicate needs a crash between Slack's answer and that record.
-//   - Inbound events: at most once. A delivery is acknowledged once queued; a crash before
-//     its worker runs loses it (Slack does not retry an acknowledged event).
+//   - Inbound events: governed exactly once. An event is written to the inbox
+//     (inbound_deliveries, with its body) before Slack hears it was received, and claimed
+//     for a minute; the engine consumes it in the transaction that governs its action
+//     (engine.Submission.Receipt). An event left unprocessed by a crash is taken up by any
+//     process once its claim expires (Inbound.Recover, every 15 s); one processed twice
+//     governs nothing the second time. Processing that fails is tried 5 times. The
+//     exception: an event that is our own echo is recognised by consuming an expected
+//     echo, which is not in that transaction, so a crash between the two can let the echo
+//     be governed as a member's action.
+//   - Button clicks: at most once. Slack does not retry them; a click lost in a crash is
+//     clicked again by the voter, whose ballot did not change.
 //
 // # Ballots (ballots.go)
 //

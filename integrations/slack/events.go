@@ -16,7 +16,7 @@ import (
 // handleEvent turns one Events API delivery into a governed action, if it is one. Events
 // from workspaces no community connected, our own echoes, and message subtypes that are not
 // actions (edits, deletions, bot messages) are dropped.
-func (in *Inbound) handleEvent(ctx context.Context, body []byte) error {
+func (in *Inbound) handleEvent(ctx context.Context, body []byte, receipt *engine.Receipt) error {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return fmt.Errorf("decode event: %w", err)
@@ -41,19 +41,19 @@ func (in *Inbound) handleEvent(ctx context.Context, body []byte) error {
 		if err := json.Unmarshal(env.Event, &ev); err != nil {
 			return fmt.Errorf("decode message event: %w", err)
 		}
-		return in.onMessage(ctx, ws, &ev)
+		return in.onMessage(ctx, ws, &ev, receipt)
 	case "member_joined_channel":
 		var ev slackevents.MemberJoinedChannelEvent
 		if err := json.Unmarshal(env.Event, &ev); err != nil {
 			return fmt.Errorf("decode member_joined_channel: %w", err)
 		}
-		return in.onJoin(ctx, ws, &ev)
+		return in.onJoin(ctx, ws, &ev, receipt)
 	case "pin_added":
 		var ev slackevents.PinAddedEvent
 		if err := json.Unmarshal(env.Event, &ev); err != nil {
 			return fmt.Errorf("decode pin_added: %w", err)
 		}
-		return in.onPin(ctx, ws, &ev)
+		return in.onPin(ctx, ws, &ev, receipt)
 	case "team_join":
 		var ev slackevents.TeamJoinEvent
 		if err := json.Unmarshal(env.Event, &ev); err != nil {
@@ -87,7 +87,7 @@ func (in *Inbound) echoOf(ctx context.Context, ws *workspace, key string) (bool,
 	return in.s.store.ConsumeEcho(ctx, ws.conn.ID, key, in.s.cfg.Now())
 }
 
-func (in *Inbound) onMessage(ctx context.Context, ws *workspace, ev *slackevents.MessageEvent) error {
+func (in *Inbound) onMessage(ctx context.Context, ws *workspace, ev *slackevents.MessageEvent, receipt *engine.Receipt) error {
 	switch ev.SubType {
 	case "": // a post
 		if ev.ChannelType == "im" || ev.ChannelType == "mpim" || ev.User == "" || fromUs(ws, ev.User, ev.BotID) {
@@ -97,7 +97,7 @@ func (in *Inbound) onMessage(ctx context.Context, ws *workspace, ev *slackevents
 		if ev.ThreadTimeStamp != "" && ev.ThreadTimeStamp != ev.TimeStamp {
 			params["thread_ts"] = ev.ThreadTimeStamp
 		}
-		return in.submit(ctx, ws, TypePostMessage, ev.User, params, map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
+		return in.submit(ctx, ws, receipt, TypePostMessage, ev.User, params, map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
 	case slackapi.MsgSubTypeChannelName: // unlike channel_rename, this one says who renamed
 		name, old := ev.Message.Name, ev.Message.OldName
 		if err := in.s.store.SetChannelName(ctx, ws.conn.ID, ev.Channel, name); err != nil {
@@ -109,7 +109,7 @@ func (in *Inbound) onMessage(ctx context.Context, ws *workspace, ev *slackevents
 		if echo, err := in.echoOf(ctx, ws, echoKey("rename", ev.Channel, name)); err != nil || echo {
 			return err
 		}
-		return in.submit(ctx, ws, TypeRenameChannel, ev.User, map[string]any{"channel": ev.Channel, "name": name, "previous_name": old},
+		return in.submit(ctx, ws, receipt, TypeRenameChannel, ev.User, map[string]any{"channel": ev.Channel, "name": name, "previous_name": old},
 			map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
 	case slackapi.MsgSubTypeChannelTopic:
 		topic := ev.Message.Topic
@@ -127,13 +127,13 @@ func (in *Inbound) onMessage(ctx context.Context, ws *workspace, ev *slackevents
 		if echo, err := in.echoOf(ctx, ws, echoKey("topic", ev.Channel, topic)); err != nil || echo {
 			return err
 		}
-		return in.submit(ctx, ws, TypeSetTopic, ev.User, map[string]any{"channel": ev.Channel, "topic": topic, "previous_topic": previous,
+		return in.submit(ctx, ws, receipt, TypeSetTopic, ev.User, map[string]any{"channel": ev.Channel, "topic": topic, "previous_topic": previous,
 			"channel_name": in.s.channelName(ctx, ws, ev.Channel)}, map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
 	}
 	return nil // edits, deletions, joins, bot messages…: not governed
 }
 
-func (in *Inbound) onJoin(ctx context.Context, ws *workspace, ev *slackevents.MemberJoinedChannelEvent) error {
+func (in *Inbound) onJoin(ctx context.Context, ws *workspace, ev *slackevents.MemberJoinedChannelEvent, receipt *engine.Receipt) error {
 	if ev.User == ws.conn.BotUserID {
 		// The bot was added to a channel: its posts are governed from now on; learn its
 		// name and topic so a topic change can be reverted.
@@ -160,10 +160,10 @@ func (in *Inbound) onJoin(ctx context.Context, ws *workspace, ev *slackevents.Me
 	if ids, err := in.s.store.IdentitiesByMember(ctx, ws.conn.CommunityID, PlatformName, []int64{joined.ID}); err == nil && ids[joined.ID].Username != "" {
 		params["username"] = ids[joined.ID].Username
 	}
-	return in.submit(ctx, ws, TypeJoinChannel, initiator, params, map[string]string{"team": ws.conn.ExternalID, "user": initiator, "joined_user": ev.User})
+	return in.submit(ctx, ws, receipt, TypeJoinChannel, initiator, params, map[string]string{"team": ws.conn.ExternalID, "user": initiator, "joined_user": ev.User})
 }
 
-func (in *Inbound) onPin(ctx context.Context, ws *workspace, ev *slackevents.PinAddedEvent) error {
+func (in *Inbound) onPin(ctx context.Context, ws *workspace, ev *slackevents.PinAddedEvent, receipt *engine.Receipt) error {
 	if fromUs(ws, ev.User, "") || ev.User == "" || ev.Item.Type != "message" || ev.Item.Message == nil {
 		return nil
 	}
@@ -171,21 +171,21 @@ func (in *Inbound) onPin(ctx context.Context, ws *workspace, ev *slackevents.Pin
 	if echo, err := in.echoOf(ctx, ws, echoKey("pin", ev.Channel, ts)); err != nil || echo {
 		return err
 	}
-	return in.submit(ctx, ws, TypePinMessage, ev.User, map[string]any{"channel": ev.Channel, "ts": ts,
+	return in.submit(ctx, ws, receipt, TypePinMessage, ev.User, map[string]any{"channel": ev.Channel, "ts": ts,
 		"text": excerpt(ev.Item.Message.Text, 4000), "channel_name": in.s.channelName(ctx, ws, ev.Channel)},
 		map[string]string{"team": ws.conn.ExternalID, "user": ev.User})
 }
 
 // submit governs an action that happened in Slack, by the member linked to slackUser.
-func (in *Inbound) submit(ctx context.Context, ws *workspace, typ, slackUser string, params map[string]any, refs map[string]string) error {
+func (in *Inbound) submit(ctx context.Context, ws *workspace, receipt *engine.Receipt, typ, slackUser string, params map[string]any, refs map[string]string) error {
 	m, err := in.s.memberFor(ctx, ws, slackUser)
 	if err != nil {
 		return err
 	}
 	res, err := in.eng.Submit(ctx, engine.Submission{CommunityID: ws.conn.CommunityID, Type: typ, InitiatorID: m.ID,
-		Params: params, Origin: models.OriginPlatform, ExternalRefs: refs})
+		Params: params, Origin: models.OriginPlatform, ExternalRefs: refs, Receipt: receipt})
 	if err != nil {
-		return fmt.Errorf("govern %s by %s: %w", typ, slackUser, err)
+		return fmt.Errorf("govern %s by %s: %w", typ, slackUser, err) // ErrAlreadyGoverned stays recognisable
 	}
 	in.log.Debug("governed a slack action", "type", typ, "action", res.Action.ID, "status", res.Action.Status)
 	return nil

@@ -16,6 +16,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"policykit/engine"
+	"policykit/models"
 )
 
 // Inbound receives what Slack sends: Events API deliveries and interactivity payloads
@@ -43,8 +44,10 @@ type InboundOptions struct {
 }
 
 type job struct {
-	kind string // "event" or "interaction"
-	body []byte
+	kind     string // "event" or "interaction"
+	body     []byte
+	key      string // an event's delivery key in the inbox ("" for an interaction)
+	attempts int    // times the event has been claimed for processing
 }
 
 // Request limits and delivery-key lifetimes.
@@ -56,8 +59,13 @@ const (
 	// signatureTTL keeps request signatures past the 5-minute timestamp window, after
 	// which a replay fails the timestamp check anyway.
 	signatureTTL = 15 * time.Minute
-	// jobTimeout bounds the processing of one request.
+	// jobTimeout bounds the processing of one request. An accepted event is claimed for
+	// that long; after that, another process (or this one, restarted) takes it up again.
 	jobTimeout = time.Minute
+	// recoverEvery is how often accepted events left unprocessed are looked for.
+	recoverEvery = 15 * time.Second
+	// maxEventAttempts bounds how often an event whose processing fails is tried.
+	maxEventAttempts = 5
 )
 
 // NewInbound prepares the inbound side; Start runs its workers.
@@ -71,7 +79,8 @@ func NewInbound(s *Slack, eng *engine.Engine, opts InboundOptions) *Inbound {
 	return &Inbound{s: s, eng: eng, log: s.log, opts: opts, jobs: make(chan job, opts.QueueSize)}
 }
 
-// Start runs the workers and an hourly janitor that forgets expired delivery keys.
+// Start runs the workers and a janitor that takes up accepted events left unprocessed (by a
+// crash, here or on another replica) and forgets expired delivery keys.
 func (in *Inbound) Start(ctx context.Context) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	in.stop = cancel
@@ -81,6 +90,23 @@ func (in *Inbound) Start(ctx context.Context) {
 	}
 	in.workers.Add(1)
 	go in.janitor(ctx)
+}
+
+// Recover queues accepted events whose processing claim has expired, and reports how many.
+// The janitor calls it every recoverEvery; tests call it after moving the clock.
+func (in *Inbound) Recover(ctx context.Context) (int, error) {
+	now := in.s.cfg.Now()
+	ds, err := in.s.store.ClaimUnprocessed(ctx, PlatformName, now, now.Add(jobTimeout), in.opts.QueueSize/2)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range ds {
+		if in.enqueue(job{kind: d.Kind, body: []byte(d.Body), key: d.Key, attempts: d.Attempts}) {
+			n++ // one not queued now is claimed again when its claim expires
+		}
+	}
+	return n, nil
 }
 
 // Stop refuses new requests (503, so Slack retries them elsewhere or later), lets the
@@ -131,31 +157,52 @@ func (in *Inbound) run(j job) {
 	defer in.pending.Add(-1)
 	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
 	defer cancel()
-	defer func() {
-		if r := recover(); r != nil {
-			in.log.Error("slack inbound panic", "kind", j.kind, "panic", r)
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		if j.kind == "event" {
+			err = in.handleEvent(ctx, j.body, &engine.Receipt{Platform: PlatformName, Key: j.key})
+		} else {
+			err = in.handleInteraction(ctx, j.body)
 		}
 	}()
-	var err error
-	if j.kind == "event" {
-		err = in.handleEvent(ctx, j.body)
-	} else {
-		err = in.handleInteraction(ctx, j.body)
+	if errors.Is(err, engine.ErrAlreadyGoverned) {
+		in.log.Info("slack event already processed", "key", j.key)
+		err = nil
 	}
 	if err != nil {
-		in.log.Warn("slack inbound processing failed", "kind", j.kind, "err", err)
+		in.log.Warn("slack inbound processing failed", "kind", j.kind, "attempt", j.attempts+1, "err", err)
+		if j.key == "" || j.attempts+1 < maxEventAttempts {
+			return // an event is taken up again when its claim expires
+		}
+		in.log.Error("slack event given up", "key", j.key, "attempts", j.attempts+1)
+	}
+	if j.key != "" { // done with (or given up on): drop its body from the inbox
+		if _, err := in.s.store.ConsumeDelivery(context.WithoutCancel(ctx), PlatformName, j.key); err != nil {
+			in.log.Warn("mark slack event processed", "key", j.key, "err", err)
+		}
 	}
 }
 
 func (in *Inbound) janitor(ctx context.Context) {
 	defer in.workers.Done()
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
+	recoverTick := time.NewTicker(recoverEvery)
+	defer recoverTick.Stop()
+	prune := time.NewTicker(10 * time.Minute)
+	defer prune.Stop()
 	for {
+		if _, err := in.Recover(ctx); err != nil && ctx.Err() == nil {
+			in.log.Warn("take up unprocessed slack events", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-recoverTick.C:
+		case <-prune.C:
 			if _, err := in.s.store.PruneInbound(ctx, in.s.cfg.Now()); err != nil {
 				in.log.Warn("prune slack delivery keys", "err", err)
 			}
@@ -269,8 +316,11 @@ func (in *Inbound) ServeEvents(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("X-Slack-Retry-Num") == "" && !in.fresh(w, r) {
 		return
 	}
+	// The event is in the inbox (with its body) before Slack hears it was received.
 	key := "event:" + env.TeamID + ":" + env.EventID
-	first, err := in.s.store.RecordDelivery(r.Context(), PlatformName, key, in.s.cfg.Now().Add(eventKeyTTL))
+	now := in.s.cfg.Now()
+	first, err := in.s.store.AcceptDelivery(r.Context(), models.InboundDelivery{Platform: PlatformName, Key: key, Kind: "event", Body: string(body)},
+		now.Add(eventKeyTTL), now.Add(jobTimeout))
 	if err != nil {
 		in.log.Error("record slack event id", "err", err)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
@@ -280,7 +330,7 @@ func (in *Inbound) ServeEvents(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if !in.enqueue(job{kind: "event", body: body}) {
+	if !in.enqueue(job{kind: "event", body: body, key: key}) {
 		// Not accepted: forget the id so Slack's retry is taken.
 		if err := in.s.store.ForgetDelivery(context.WithoutCancel(r.Context()), PlatformName, key); err != nil {
 			in.log.Error("forget slack event id", "err", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -269,5 +270,70 @@ func TestTwoReplicas(t *testing.T) {
 	}
 	if n := w.count("actions"); n != 1 {
 		t.Fatalf("%d actions, want the event governed once", n)
+	}
+}
+
+// TestAcceptedEventsSurviveACrash: an event is in the inbox before Slack hears it was
+// received, so one acknowledged by a process that died before processing it is taken up
+// once its claim expires, and governed once.
+func TestAcceptedEventsSurviveACrash(t *testing.T) {
+	w := newWorld(t, engine.KitEverythingPasses)
+	w.install()
+	// Two processes on the test clock: one accepts deliveries but dies before its workers
+	// run; the other is the process after the restart.
+	clocked := slack.New(w.store, slack.Config{ClientID: clientID, ClientSecret: clientSecret, SigningSecret: signingSecret,
+		APIURL: w.fake.APIURL(), BaseURL: w.srv.URL, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: w.clock.Now})
+	crashed := slack.NewInbound(clocked, w.eng, slack.InboundOptions{Workers: 1})
+	restarted := slack.NewInbound(clocked, w.eng, slack.InboundOptions{Workers: 1})
+	restarted.Start(ctx)
+	defer func() {
+		if err := restarted.Stop(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	dead := httptest.NewServer(http.HandlerFunc(crashed.ServeEvents))
+	defer dead.Close()
+	ev, err := w.fake.UserPosts(w.users["alice"].ID, w.general.ID, "said before the crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := w.fake.NewEnvelope(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := w.fake.SendEnvelope(ctx, dead.URL, signingSecret, env)
+	w.expect(resp, err, http.StatusOK)
+	posts := func() int64 {
+		var n int64
+		w.store.DB().Table("actions").Where("type = ?", slack.TypePostMessage).Count(&n)
+		return n
+	}
+	if n := posts(); n != 0 {
+		t.Fatalf("%d actions before any worker ran", n)
+	}
+	// Slack's retry reaches the live process: it is a duplicate of an accepted event.
+	resp, err = w.fake.SendEnvelope(ctx, w.srv.URL+slack.EventsPath, signingSecret, env.Retry("http_timeout"))
+	w.expect(resp, err, http.StatusOK)
+	steps := []struct {
+		advance time.Duration
+		queued  int
+		posts   int64
+	}{
+		{0, 0, 0},               // still claimed by the dead process
+		{2 * time.Minute, 1, 1}, // its claim expired: taken up and governed
+		{2 * time.Minute, 0, 1}, // processed: never again
+	}
+	for i, s := range steps {
+		w.clock.Advance(s.advance)
+		n, err := restarted.Recover(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := restarted.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n != s.queued || posts() != s.posts {
+			t.Fatalf("step %d: recovered %d, %d post actions; want %d, %d", i, n, posts(), s.queued, s.posts)
+		}
 	}
 }
