@@ -638,3 +638,41 @@ func TestReceiptGovernsADeliveryOnce(t *testing.T) {
 		t.Fatalf("unknown receipt: %v", err)
 	}
 }
+
+// TestFailedRequestsLeaveTheirBatch: requests that share a group commit fail alone. Half of
+// forty concurrent submissions name an initiator of another community (read, then refused);
+// the other half are governed and their audit chain verifies.
+func TestFailedRequestsLeaveTheirBatch(t *testing.T) {
+	env := enginetest.New(t)
+	c, members := env.Community(t, "Batched", engine.KitEverythingPasses, 5)
+	_, strangers := env.Community(t, "Elsewhere", engine.KitEverythingPasses, 2)
+	const n = 40
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			who := members[i%len(members)]
+			if i%2 == 1 {
+				who = strangers[1]
+			}
+			_, errs[i] = env.Engine.Submit(ctx, engine.Submission{CommunityID: c.ID, Type: "test.post_message", InitiatorID: who,
+				Origin: models.OriginPlatform, Params: map[string]any{"channel": "C1", "text": strconv.Itoa(i)}})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if want := i%2 == 1; (err != nil) != want || (want && !errors.Is(err, models.ErrNotFound)) {
+			t.Errorf("submission %d: %v", i, err)
+		}
+	}
+	var actions int64
+	env.Store.DB().Model(&models.Action{}).Where("community_id = ?", c.ID).Count(&actions)
+	if actions != n/2 {
+		t.Fatalf("%d actions, want %d", actions, n/2)
+	}
+	if report, err := env.Engine.VerifyAudit(ctx, c.ID); err != nil || !report.OK() {
+		t.Fatalf("audit: %+v %v", report, err)
+	}
+}

@@ -128,36 +128,41 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBl
 				r.err = err
 				continue
 			}
+			// The request's savepoint is opened by its first statement, if it runs one.
 			sp := fmt.Sprintf("req%d", i)
+			rtx := tx
 			if len(batch) > 1 {
-				if err := tx.SavePoint(ctx, sp, open); err != nil {
-					return err
-				}
-				open = sp
+				rtx = tx.WithLazySavePoint(sp, open)
 			}
 			c, err := locked[r.communityID], lockErr[r.communityID]
 			if c == nil && err == nil { // read again after a change of governance
-				if c, err = tx.LockCommunity(r.ctx, r.communityID); err == nil {
+				if c, err = rtx.LockCommunity(r.ctx, r.communityID); err == nil {
 					locked[r.communityID] = c
 				}
 			}
 			var t *txn
 			if err == nil {
-				t = e.beginLocked(r.ctx, tx, c)
+				t = e.beginLocked(r.ctx, rtx, c)
 				t.ids = ids
 				err = r.fn(t)
+			}
+			if rtx.SavePointTaken() {
+				open = sp
 			}
 			if err != nil {
 				r.err = err
 				if len(batch) == 1 {
 					return err
 				}
-				if rbErr := tx.RollbackTo(ctx, sp); rbErr != nil {
-					return rbErr
+				if rtx.SavePointTaken() {
+					if rbErr := tx.RollbackTo(ctx, sp); rbErr != nil {
+						return rbErr
+					}
 				}
 				locked[r.communityID] = nil // its in-memory state may be the failed request's
 				continue
 			}
+			t.tx = tx // what it recorded is written by flush, in the transaction itself
 			ok++
 			if t.governanceChanged {
 				locked[r.communityID] = nil // read its new epoch for the next request
