@@ -57,10 +57,9 @@
 //     for a minute; the engine consumes it in the transaction that governs its action
 //     (engine.Submission.Receipt). An event left unprocessed by a crash is taken up by any
 //     process once its claim expires (Inbound.Recover, every 15 s); one processed twice
-//     governs nothing the second time. Processing that fails is tried 5 times. The
-//     exception: an event that is our own echo is recognised by consuming an expected
-//     echo, which is not in that transaction, so a crash between the two can let the echo
-//     be governed as a member's action.
+//     governs nothing the second time. An event recognised as our own echo consumes the
+//     expected echo and the delivery in one transaction. Processing that fails is tried 5
+//     times.
 //   - Button clicks: at most once. Slack does not retry them; a click lost in a crash is
 //     clicked again by the voter, whose ballot did not change.
 //

@@ -82,9 +82,20 @@ func fromUs(ws *workspace, user, botID string) bool {
 }
 
 // echoOf tells whether an event is the echo of a call we made with the admin's token, and
-// forgets the expectation (each call excuses one event).
-func (in *Inbound) echoOf(ctx context.Context, ws *workspace, key string) (bool, error) {
-	return in.s.store.ConsumeEcho(ctx, ws.conn.ID, key, in.s.cfg.Now())
+// forgets the expectation (each call excuses one event). An echo's delivery is consumed in
+// the same transaction: processed again after a crash, the event is either still an echo or
+// already done, never mistaken for a member's action.
+func (in *Inbound) echoOf(ctx context.Context, ws *workspace, key string, receipt *engine.Receipt) (bool, error) {
+	var echo bool
+	err := in.s.store.Tx(ctx, func(tx *models.Store) error {
+		var err error
+		if echo, err = tx.ConsumeEcho(ctx, ws.conn.ID, key, in.s.cfg.Now()); err != nil || !echo || receipt == nil {
+			return err
+		}
+		_, err = tx.ConsumeDelivery(ctx, receipt.Platform, receipt.Key)
+		return err
+	})
+	return echo, err
 }
 
 func (in *Inbound) onMessage(ctx context.Context, ws *workspace, ev *slackevents.MessageEvent, receipt *engine.Receipt) error {
@@ -106,7 +117,7 @@ func (in *Inbound) onMessage(ctx context.Context, ws *workspace, ev *slackevents
 		if fromUs(ws, ev.User, ev.BotID) || ev.User == "" {
 			return nil
 		}
-		if echo, err := in.echoOf(ctx, ws, echoKey("rename", ev.Channel, name)); err != nil || echo {
+		if echo, err := in.echoOf(ctx, ws, echoKey("rename", ev.Channel, name), receipt); err != nil || echo {
 			return err
 		}
 		return in.submit(ctx, ws, receipt, TypeRenameChannel, ev.User, map[string]any{"channel": ev.Channel, "name": name, "previous_name": old},
@@ -124,7 +135,7 @@ func (in *Inbound) onMessage(ctx context.Context, ws *workspace, ev *slackevents
 		if fromUs(ws, ev.User, ev.BotID) || ev.User == "" {
 			return nil
 		}
-		if echo, err := in.echoOf(ctx, ws, echoKey("topic", ev.Channel, topic)); err != nil || echo {
+		if echo, err := in.echoOf(ctx, ws, echoKey("topic", ev.Channel, topic), receipt); err != nil || echo {
 			return err
 		}
 		return in.submit(ctx, ws, receipt, TypeSetTopic, ev.User, map[string]any{"channel": ev.Channel, "topic": topic, "previous_topic": previous,
@@ -149,7 +160,7 @@ func (in *Inbound) onJoin(ctx context.Context, ws *workspace, ev *slackevents.Me
 	if fromUs(ws, initiator, "") {
 		return nil
 	}
-	if echo, err := in.echoOf(ctx, ws, echoKey("join", ev.Channel, ev.User)); err != nil || echo {
+	if echo, err := in.echoOf(ctx, ws, echoKey("join", ev.Channel, ev.User), receipt); err != nil || echo {
 		return err
 	}
 	joined, err := in.s.memberFor(ctx, ws, ev.User)
@@ -168,7 +179,7 @@ func (in *Inbound) onPin(ctx context.Context, ws *workspace, ev *slackevents.Pin
 		return nil
 	}
 	ts := ev.Item.Message.Timestamp
-	if echo, err := in.echoOf(ctx, ws, echoKey("pin", ev.Channel, ts)); err != nil || echo {
+	if echo, err := in.echoOf(ctx, ws, echoKey("pin", ev.Channel, ts), receipt); err != nil || echo {
 		return err
 	}
 	return in.submit(ctx, ws, receipt, TypePinMessage, ev.User, map[string]any{"channel": ev.Channel, "ts": ts,
