@@ -28,6 +28,7 @@ const (
 	TypeRemoveDocument = "constitution.remove_document"
 	TypeChangeSettings = "constitution.change_settings"
 	TypeElection       = "constitution.hold_election"
+	TypeDisconnect     = "constitution.disconnect_platform"
 )
 
 func policyParams() []Param {
@@ -96,6 +97,9 @@ func constitutionTypes() []ActionType {
 		{Name: TypeChangeSettings, Label: "Change the community's settings", Platform: c, Params: []Param{
 			{Name: "name", Label: "Community name", Type: ParamString, Max: 80, Required: true},
 			{Name: "description", Label: "Description", Type: ParamText, Max: 2000}}},
+		{Name: TypeDisconnect, Label: "Disconnect a platform", Platform: c, Params: []Param{
+			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "slack"}},
+			Summary: named("Disconnect", "platform")},
 		{Name: TypeElection, Label: "Hold an election between actions", Platform: c, Params: []Param{
 			{Name: "title", Label: "Question", Type: ParamString, Max: 200, Required: true},
 			{Name: "candidates", Label: "Candidates", Type: ParamCandidates, Required: true,
@@ -140,6 +144,13 @@ func (e *Engine) validateConstitution(ctx context.Context, tx *models.Store, com
 		return err
 	case TypeAddDocument, TypeChangeDocument:
 		return models.CheckDocument(str(p, "title"), str(p, "body"))
+	case TypeDisconnect:
+		if _, err := tx.ConnectionOf(ctx, communityID, str(p, "platform")); errors.Is(err, models.ErrNotFound) {
+			return models.Invalid("platform", fmt.Sprintf("%q is not connected to this community", str(p, "platform")))
+		} else if err != nil {
+			return err
+		}
+		return nil
 	case TypeElection:
 		return e.validateElection(ctx, tx, communityID, p)
 	}
@@ -391,6 +402,16 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 		return tx.UpdateDocument(ctx, cid, num(p, "document"), str(p, "title"), str(p, "body"), a.InitiatorID)
 	case TypeRemoveDocument:
 		return tx.SetDocumentDeleted(ctx, cid, num(p, "document"), true)
+	case TypeDisconnect:
+		// Its tokens go with it; members stay linked to their accounts for a reconnection.
+		conn, err := tx.ConnectionOf(ctx, cid, str(p, "platform"))
+		if errors.Is(err, models.ErrNotFound) {
+			return nil // disconnected meanwhile (uninstalled on the platform's side)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.DeleteConnection(ctx, cid, conn.ID)
 	case TypeChangeSettings:
 		c, err := tx.CommunityByID(ctx, cid)
 		if err != nil {

@@ -21,7 +21,6 @@ type SlackConnector interface {
 	Install(ctx context.Context, c *models.Community, installer *models.Member, code string) (*models.PlatformConnection, error)
 	SignIn(ctx context.Context, code string) (*models.Account, *models.Community, error)
 	Link(ctx context.Context, c *models.Community, m *models.Member, code string) error
-	Disconnect(ctx context.Context, c *models.Community, m *models.Member) error
 }
 
 // Webhook is an inbound platform endpoint. It is mounted outside sessions and CSRF: the
@@ -61,7 +60,6 @@ func (h *Handler) platformRoutes(web, c *gin.RouterGroup) {
 	c.GET("/platforms/slack", h.slackPage)
 	c.GET("/platforms/slack/install", h.slackStart(slackInstall))
 	c.GET("/platforms/slack/link", h.slackStart(slackLink))
-	c.POST("/platforms/slack/disconnect", h.slackDisconnect)
 }
 
 // slackPage shows the community's Slack connection and the visitor's link to it.
@@ -102,8 +100,6 @@ func slackNotice(done string) string {
 		return "Slack is connected. The workspace's people are now members."
 	case "linked":
 		return "Your Slack account is linked."
-	case "disconnected":
-		return "Slack is disconnected. Uninstall the app in Slack to revoke its tokens there too."
 	}
 	return ""
 }
@@ -192,17 +188,4 @@ func (h *Handler) slackCallback(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/c/"+comm.Slug+"/platforms/slack?done="+done)
-}
-
-func (h *Handler) slackDisconnect(c *gin.Context) {
-	if h.slack == nil {
-		h.pageFail(c, models.ErrNotFound)
-		return
-	}
-	comm := currentCommunity(c)
-	if err := h.slack.Disconnect(c.Request.Context(), comm, currentMember(c)); err != nil {
-		h.pageFail(c, err)
-		return
-	}
-	redirect(c, "/c/"+comm.Slug+"/platforms/slack?done=disconnected")
 }

@@ -11,7 +11,9 @@
 // people who join later, on team_join, or who act before the sync saw them), each linked
 // through a platform identity. "Sign in with Slack" signs a Slack user into their member,
 // creating a password-less web login the first time; a member with a login links Slack to
-// it from the same page.
+// it from the same page. Disconnecting is a constitution action (constitution.disconnect_platform)
+// proposed from that page and decided by the community's constitution policies; connecting
+// needs a workspace admin's consent in Slack, so it is not put to a vote.
 //
 // # Inbound (inbound.go, events.go, interactions.go)
 //

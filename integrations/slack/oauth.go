@@ -205,29 +205,3 @@ func (s *Slack) Link(ctx context.Context, c *models.Community, m *models.Member,
 	return s.store.ClaimIdentity(ctx, models.PlatformIdentity{CommunityID: c.ID, MemberID: m.ID, Platform: PlatformName,
 		Workspace: resp.Team.ID, ExternalID: resp.AuthedUser.ID, Username: username})
 }
-
-// Disconnect removes a community's Slack connection and its stored tokens. The member who
-// installed it may, and so may any member linked to an admin of the workspace. Members stay
-// linked to their Slack accounts, ready for a reconnection.
-func (s *Slack) Disconnect(ctx context.Context, c *models.Community, m *models.Member) error {
-	conn, err := s.store.ConnectionOf(ctx, c.ID, PlatformName)
-	if err != nil {
-		return err
-	}
-	ws, err := s.open(conn)
-	allowed := err == nil && ws.creds.InstalledBy == m.ID
-	if !allowed && err == nil {
-		ids, err := s.store.IdentitiesByMember(ctx, c.ID, PlatformName, []int64{m.ID})
-		if err != nil {
-			return err
-		}
-		if id, ok := ids[m.ID]; ok {
-			u, err := ws.bot.GetUserInfoContext(ctx, id.ExternalID)
-			allowed = err == nil && (u.IsAdmin || u.IsOwner)
-		}
-	}
-	if !allowed {
-		return fmt.Errorf("only the member who connected Slack or a Slack workspace admin can disconnect it: %w", models.ErrForbidden)
-	}
-	return s.store.DeleteConnection(ctx, c.ID, conn.ID)
-}

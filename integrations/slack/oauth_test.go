@@ -80,7 +80,7 @@ func teamJoin(user, name string) slackfake.Event {
 
 // TestConnectSignInAndLink: installing stores both tokens encrypted, links the installer and
 // adds the workspace's people as members; Slack users sign in to their member; a web member
-// links their Slack account; only the installer or a workspace admin disconnects.
+// links their Slack account; disconnecting is proposed and decided by the constitution.
 func TestConnectSignInAndLink(t *testing.T) {
 	w := newWorld(t, engine.KitEverythingPasses)
 	w.install()
@@ -167,16 +167,33 @@ func TestConnectSignInAndLink(t *testing.T) {
 		t.Fatalf("linking someone else's Slack account: %d", status)
 	}
 
-	// Disconnect: bob neither installed it nor administers the workspace.
-	if status, _ := bob.post("/c/"+slug+"/platforms/slack/disconnect", nil); status != http.StatusForbidden {
-		t.Fatalf("bob disconnected Slack: %d", status)
+	// Disconnecting is a constitution action, decided like any other: here, two yes votes.
+	w.addPolicy(map[string]any{"kind": "constitution", "name": "Two to disconnect", "priority": 1,
+		"action_types": []any{engine.TypeDisconnect}, "notify": `start_vote("yes_no")`, "check": `yes() >= 2 ? PASSED : PENDING`})
+	disconnect := "/c/" + slug + "/propose/" + engine.TypeDisconnect
+	if status, _ := bob.post(disconnect, url.Values{"platform": {"slack"}, "csrf_token": {"wrong"}}); status != http.StatusForbidden {
+		t.Fatalf("proposing without the CSRF token: %d", status)
 	}
-	if status, _ := w.founder.post("/c/"+slug+"/platforms/slack/disconnect", url.Values{"csrf_token": {"wrong"}}); status != http.StatusForbidden {
-		t.Fatalf("disconnect without the CSRF token: %d", status)
+	if status, page := bob.post(disconnect, url.Values{"platform": {"discord"}}); status != http.StatusUnprocessableEntity || !strings.Contains(page, "not connected") {
+		t.Fatalf("disconnecting a platform that is not connected: %d", status)
 	}
-	w.founder.get("/c/" + slug + "/platforms/slack")
-	if status, _ := w.founder.post("/c/"+slug+"/platforms/slack/disconnect", nil); status != http.StatusSeeOther {
-		t.Fatalf("the installer could not disconnect: %d", status)
+	if _, page, _ := bob.get("/c/" + slug + "/platforms/slack"); !strings.Contains(page, `action="`+disconnect+`"`) {
+		t.Fatal("the Slack page offers no way to propose disconnecting")
+	}
+	if status, _ := bob.post(disconnect, url.Values{"platform": {"slack"}}); status != http.StatusSeeOther {
+		t.Fatalf("bob could not propose disconnecting: %d", status)
+	}
+	_, p := w.lastAction(engine.TypeDisconnect)
+	if p == nil || p.Status != models.StatusPending || w.count("platform_connections") != 1 {
+		t.Fatalf("a proposal to disconnect must wait for its votes: %+v", p)
+	}
+	for _, voter := range []int64{w.founderID, w.member(w.users["bob"].ID)} {
+		if _, err := w.eng.CastVote(ctx, w.community.ID, p.ID, voter, "yes", "web"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := w.proposal(p.ID); p.Status != models.StatusPassed {
+		t.Fatalf("after two yes: %s", p.Status)
 	}
 	if n := w.count("platform_connections"); n != 0 {
 		t.Fatal("still connected")
@@ -247,8 +264,11 @@ func TestTenantIsolation(t *testing.T) {
 	if status, _, _ := ownerB.get("/c/" + w.community.Slug + "/platforms/slack"); status != http.StatusNotFound {
 		t.Fatalf("B's owner sees A's Slack page: %d", status)
 	}
-	if status, _ := ownerB.post("/c/"+w.community.Slug+"/platforms/slack/disconnect", nil); status != http.StatusNotFound {
-		t.Fatalf("B's owner reached A's disconnect: %d", status)
+	if status, _ := ownerB.post("/c/"+w.community.Slug+"/propose/"+engine.TypeDisconnect, url.Values{"platform": {"slack"}}); status != http.StatusNotFound {
+		t.Fatalf("B's owner proposed disconnecting A's Slack: %d", status)
+	}
+	if n := w.count("platform_connections"); n != 1 {
+		t.Fatalf("%d connections", n)
 	}
 }
 
