@@ -28,6 +28,7 @@ const (
 	TypeRemoveDocument = "constitution.remove_document"
 	TypeChangeSettings = "constitution.change_settings"
 	TypeElection       = "constitution.hold_election"
+	TypeConnect        = "constitution.connect_platform"
 	TypeDisconnect     = "constitution.disconnect_platform"
 )
 
@@ -97,6 +98,9 @@ func constitutionTypes() []ActionType {
 		{Name: TypeChangeSettings, Label: "Change the community's settings", Platform: c, Params: []Param{
 			{Name: "name", Label: "Community name", Type: ParamString, Max: 80, Required: true},
 			{Name: "description", Label: "Description", Type: ParamText, Max: 2000}}},
+		{Name: TypeConnect, Label: "Connect a platform", Platform: c, Params: []Param{
+			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "slack"}},
+			Summary: named("Connect", "platform")},
 		{Name: TypeDisconnect, Label: "Disconnect a platform", Platform: c, Params: []Param{
 			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "slack"}},
 			Summary: named("Disconnect", "platform")},
@@ -144,6 +148,12 @@ func (e *Engine) validateConstitution(ctx context.Context, tx *models.Store, com
 		return err
 	case TypeAddDocument, TypeChangeDocument:
 		return models.CheckDocument(str(p, "title"), str(p, "body"))
+	case TypeConnect:
+		conn, err := tx.ConnectionOf(ctx, communityID, str(p, "platform"))
+		if errors.Is(err, models.ErrNotFound) || (err == nil && conn.Status != models.ConnectionAwaiting) {
+			return models.Invalid("platform", fmt.Sprintf("no %q connection is awaiting approval; install it from the platform's page first", str(p, "platform")))
+		}
+		return err
 	case TypeDisconnect:
 		if _, err := tx.ConnectionOf(ctx, communityID, str(p, "platform")); errors.Is(err, models.ErrNotFound) {
 			return models.Invalid("platform", fmt.Sprintf("%q is not connected to this community", str(p, "platform")))
@@ -402,6 +412,16 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 		return tx.UpdateDocument(ctx, cid, num(p, "document"), str(p, "title"), str(p, "body"), a.InitiatorID)
 	case TypeRemoveDocument:
 		return tx.SetDocumentDeleted(ctx, cid, num(p, "document"), true)
+	case TypeConnect:
+		// Approved: the platform's integration finishes the set-up and marks it connected.
+		conn, err := tx.ConnectionOf(ctx, cid, str(p, "platform"))
+		if errors.Is(err, models.ErrNotFound) {
+			return nil // disconnected meanwhile
+		}
+		if err != nil || conn.Status != models.ConnectionAwaiting {
+			return err
+		}
+		return tx.SetConnectionStatus(ctx, conn.ID, models.ConnectionApproved)
 	case TypeDisconnect:
 		// Its tokens go with it; members stay linked to their accounts for a reconnection.
 		conn, err := tx.ConnectionOf(ctx, cid, str(p, "platform"))

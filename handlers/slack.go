@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"policykit/engine"
 	"policykit/models"
 )
 
@@ -19,6 +20,7 @@ type SlackConnector interface {
 	// AuthorizeURL is Slack's consent page for a purpose ("install", "signin", "link").
 	AuthorizeURL(purpose, state string) string
 	Install(ctx context.Context, c *models.Community, installer *models.Member, code string) (*models.PlatformConnection, error)
+	FinishConnections(ctx context.Context) error
 	SignIn(ctx context.Context, code string) (*models.Account, *models.Community, error)
 	Link(ctx context.Context, c *models.Community, m *models.Member, code string) error
 }
@@ -93,6 +95,26 @@ func (h *Handler) slackPage(c *gin.Context) {
 	h.render(c, http.StatusOK, "slack_platform", data)
 }
 
+// connectSlack installs the app and, for a new connection, proposes connecting it: the
+// community's constitution policies decide, and the workspace is governed once they approve.
+func (h *Handler) connectSlack(ctx context.Context, comm *models.Community, m *models.Member, code string) (string, error) {
+	conn, err := h.slack.Install(ctx, comm, m, code)
+	if err != nil || conn.Status != models.ConnectionAwaiting {
+		return "connected", err
+	}
+	if _, err := h.engine.Submit(ctx, engine.Submission{CommunityID: comm.ID, Type: engine.TypeConnect, InitiatorID: m.ID,
+		Params: map[string]any{"platform": "slack"}, Origin: models.OriginWeb}); err != nil {
+		return "", err
+	}
+	if err := h.slack.FinishConnections(ctx); err != nil { // approved at once
+		return "", err
+	}
+	if now, err := h.store.ConnectionOf(ctx, comm.ID, "slack"); err == nil && now.Status == models.ConnectionConnected {
+		return "connected", nil
+	}
+	return "proposed", nil
+}
+
 // slackNotice is the confirmation shown after a round trip to Slack.
 func slackNotice(done string) string {
 	switch done {
@@ -100,6 +122,8 @@ func slackNotice(done string) string {
 		return "Slack is connected. The workspace's people are now members."
 	case "linked":
 		return "Your Slack account is linked."
+	case "proposed":
+		return "Slack is installed. Connecting it is now a proposal: the workspace is governed once the community approves it."
 	}
 	return ""
 }
@@ -176,8 +200,7 @@ func (h *Handler) slackCallback(c *gin.Context) {
 	done := "linked"
 	switch purpose {
 	case slackInstall:
-		done = "connected"
-		_, err = h.slack.Install(ctx, comm, m, c.Query("code"))
+		done, err = h.connectSlack(ctx, comm, m, c.Query("code"))
 	case slackLink:
 		err = h.slack.Link(ctx, comm, m, c.Query("code"))
 	default:

@@ -66,6 +66,23 @@ func (b *box) open(sealed []byte) ([]byte, error) {
 	return plain, nil
 }
 
+// Connection statuses. A new connection waits for the community's approval (its platform's
+// events are not governed yet); once a constitution proposal approves it, its integration
+// finishes setting it up (lists members and channels) and marks it connected. A platform
+// integration may record other statuses ("disconnected: token_revoked").
+const (
+	ConnectionAwaiting  = "awaiting approval"
+	ConnectionApproved  = "approved"
+	ConnectionConnected = "connected"
+)
+
+// ConnectionsWithStatus lists a platform's connections in one status, across communities.
+func (s *Store) ConnectionsWithStatus(ctx context.Context, platform, status string) ([]PlatformConnection, error) {
+	var cs []PlatformConnection
+	err := s.q(ctx).Where("platform = ? AND status = ?", platform, status).Order("id").Find(&cs).Error
+	return cs, err
+}
+
 // SaveConnection creates or updates the connection of a platform account, sealing creds
 // (any JSON-encodable value). Connecting an account another community holds is a conflict.
 func (s *Store) SaveConnection(ctx context.Context, c *PlatformConnection, creds any) error {
@@ -75,7 +92,7 @@ func (s *Store) SaveConnection(ctx context.Context, c *PlatformConnection, creds
 	}
 	c.Credentials = s.box.seal(plain)
 	if c.Status == "" {
-		c.Status = "connected"
+		c.Status = ConnectionConnected
 	}
 	var existing PlatformConnection
 	err = s.q(ctx).Where("platform = ? AND external_id = ?", c.Platform, c.ExternalID).First(&existing).Error

@@ -11,9 +11,15 @@
 // people who join later, on team_join, or who act before the sync saw them), each linked
 // through a platform identity. "Sign in with Slack" signs a Slack user into their member,
 // creating a password-less web login the first time; a member with a login links Slack to
-// it from the same page. Disconnecting is a constitution action (constitution.disconnect_platform)
-// proposed from that page and decided by the community's constitution policies; connecting
-// needs a workspace admin's consent in Slack, so it is not put to a vote.
+// it from the same page.
+//
+// Connecting and disconnecting are changes to the community, decided by its constitution
+// policies. Installing (a workspace admin's consent in Slack) stores the connection as
+// "awaiting approval" and proposes constitution.connect_platform; until that passes, the
+// workspace's events govern nothing and its people are not added. On approval the connection
+// is set up (members and channels listed, by the install request when the approval is
+// immediate, else by the inbound janitor) and marked connected. Disconnecting is proposed
+// from the Slack page (constitution.disconnect_platform); on pass the tokens are deleted.
 //
 // # Inbound (inbound.go, events.go, interactions.go)
 //

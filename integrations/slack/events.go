@@ -35,6 +35,10 @@ func (in *Inbound) handleEvent(ctx context.Context, body []byte, receipt *engine
 	if err := json.Unmarshal(env.Event, &head); err != nil {
 		return fmt.Errorf("decode event: %w", err)
 	}
+	if ws.conn.Status == models.ConnectionAwaiting && head.Type != "app_uninstalled" && head.Type != "tokens_revoked" {
+		in.log.Info("event from a Slack workspace awaiting the community's approval", "team", env.TeamID)
+		return nil
+	}
 	switch head.Type {
 	case "message":
 		var ev slackevents.MessageEvent

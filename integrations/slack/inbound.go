@@ -80,7 +80,8 @@ func NewInbound(s *Slack, eng *engine.Engine, opts InboundOptions) *Inbound {
 }
 
 // Start runs the workers and a janitor that takes up accepted events left unprocessed (by a
-// crash, here or on another replica) and forgets expired delivery keys.
+// crash, here or on another replica), sets up connections their community has approved, and
+// forgets expired delivery keys.
 func (in *Inbound) Start(ctx context.Context) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	in.stop = cancel
@@ -197,6 +198,9 @@ func (in *Inbound) janitor(ctx context.Context) {
 	for {
 		if _, err := in.Recover(ctx); err != nil && ctx.Err() == nil {
 			in.log.Warn("take up unprocessed slack events", "err", err)
+		}
+		if err := in.s.FinishConnections(ctx); err != nil && ctx.Err() == nil {
+			in.log.Warn("set up approved slack connections", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -88,30 +88,67 @@ func (s *Slack) Install(ctx context.Context, c *models.Community, installer *mod
 	if existing, err := s.store.ConnectionOf(ctx, c.ID, PlatformName); err == nil && existing.ExternalID != resp.Team.ID {
 		return nil, fmt.Errorf("this community is connected to the Slack workspace %q; disconnect it first: %w", existing.Name, models.ErrConflict)
 	}
+	// A new connection waits for the community's approval (a constitution.connect_platform
+	// proposal, which the caller makes); installing again only renews the tokens.
+	status := models.ConnectionAwaiting
+	if existing, err := s.store.ConnectionOf(ctx, c.ID, PlatformName); err == nil {
+		status = existing.Status
+	}
 	conn := &models.PlatformConnection{CommunityID: c.ID, Platform: PlatformName, ExternalID: resp.Team.ID, Name: resp.Team.Name,
-		BotUserID: resp.BotUserID, Status: "connected"}
+		BotUserID: resp.BotUserID, Status: status}
 	creds := credentials{BotToken: resp.AccessToken, UserToken: resp.AuthedUser.AccessToken, AdminUserID: resp.AuthedUser.ID,
 		AppID: resp.AppID, Scope: resp.Scope, UserScope: resp.AuthedUser.Scope, InstalledBy: installer.ID}
 	if err := s.store.SaveConnection(ctx, conn, creds); err != nil {
 		return nil, err
 	}
-	ws := &workspace{conn: conn, creds: creds, bot: bot, admin: s.client(creds.UserToken)}
 	err = s.store.ClaimIdentity(ctx, models.PlatformIdentity{CommunityID: c.ID, MemberID: installer.ID, Platform: PlatformName,
 		Workspace: resp.Team.ID, ExternalID: u.ID, Username: u.Name})
 	if err != nil && !errors.Is(err, models.ErrConflict) {
 		return nil, err
 	}
-	// The connection works without the lists below (members are added as they act, channel
-	// names are looked up when needed), so a failure here is logged rather than undoing it.
-	if n, err := s.SyncMembers(ctx, ws); err != nil {
-		s.log.Warn("sync slack members at install", "team", conn.ExternalID, "err", err)
-	} else {
-		s.log.Info("slack workspace connected", "team", conn.ExternalID, "community", c.Slug, "new_members", n)
-	}
-	if err := s.syncChannels(ctx, ws); err != nil {
-		s.log.Warn("list slack channels at install", "team", conn.ExternalID, "err", err)
+	if conn.Status == models.ConnectionConnected {
+		s.setUp(ctx, &workspace{conn: conn, creds: creds, bot: bot, admin: s.client(creds.UserToken)}, c)
 	}
 	return conn, nil
+}
+
+// FinishConnections sets up the connections their communities have approved since they
+// were installed: it lists their members and channels and marks them connected. The install
+// handler calls it when the approval was immediate, the inbound janitor for later ones.
+func (s *Slack) FinishConnections(ctx context.Context) error {
+	conns, err := s.store.ConnectionsWithStatus(ctx, PlatformName, models.ConnectionApproved)
+	if err != nil {
+		return err
+	}
+	for i := range conns {
+		ws, err := s.open(&conns[i])
+		if err != nil {
+			return err
+		}
+		c, err := s.store.CommunityByID(ctx, conns[i].CommunityID)
+		if err != nil {
+			return err
+		}
+		s.setUp(ctx, ws, c)
+		if err := s.store.SetConnectionStatus(ctx, conns[i].ID, models.ConnectionConnected); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setUp adds the workspace's people as members and learns its channels. The connection
+// works without these lists (members are added as they act, channel names are looked up
+// when needed), so a failure here is logged rather than undoing the connection.
+func (s *Slack) setUp(ctx context.Context, ws *workspace, c *models.Community) {
+	if n, err := s.SyncMembers(ctx, ws); err != nil {
+		s.log.Warn("sync slack members", "team", ws.conn.ExternalID, "err", err)
+	} else {
+		s.log.Info("slack workspace connected", "team", ws.conn.ExternalID, "community", c.Slug, "new_members", n)
+	}
+	if err := s.syncChannels(ctx, ws); err != nil {
+		s.log.Warn("list slack channels", "team", ws.conn.ExternalID, "err", err)
+	}
 }
 
 // SyncMembers adds the workspace's people who are not members yet; it returns how many.

@@ -294,3 +294,45 @@ func TestRevokedTokens(t *testing.T) {
 		t.Fatalf("after app_uninstalled: %q", conn.Status)
 	}
 }
+
+// TestConnectingIsDecidedByTheConstitution: installing the app proposes connecting the
+// workspace; until the community approves, its events govern nothing and its people are not
+// members; once approved, the workspace is set up and governed.
+func TestConnectingIsDecidedByTheConstitution(t *testing.T) {
+	w := newWorld(t, engine.KitEverythingPasses)
+	w.addPolicy(map[string]any{"kind": "constitution", "name": "Connections need a yes", "priority": 1,
+		"action_types": []any{engine.TypeConnect}, "notify": `start_vote("yes_no")`,
+		"check": `yes() >= 1 ? PASSED : no() >= 1 ? FAILED : PENDING`})
+	if status := w.founder.oauth("/c/"+w.community.Slug+"/platforms/slack/install", w.fake.AdminUserID(), "chat:write"); status != http.StatusSeeOther {
+		t.Fatalf("install callback: %d", status)
+	}
+	conn, err := w.store.ConnectionOf(ctx, w.community.ID, "slack")
+	if err != nil || conn.Status != models.ConnectionAwaiting {
+		t.Fatalf("after install: %+v %v", conn, err)
+	}
+	if _, page, _ := w.founder.get("/c/" + w.community.Slug + "/platforms/slack?done=proposed"); !strings.Contains(page, "Connecting it is now a proposal") ||
+		!strings.Contains(page, models.ConnectionAwaiting) {
+		t.Fatalf("the Slack page does not say the connection awaits approval:\n%s", page)
+	}
+	members, actions := w.count("members"), w.count("actions")
+	w.send(w.fake.UserPosts(w.users["alice"].ID, w.general.ID, "before approval"))
+	w.flush()
+	if n := w.count("actions"); n != actions || w.count("members") != members {
+		t.Fatalf("an unapproved workspace governed %d actions and added %d members", n-actions, w.count("members")-members)
+	}
+	_, p := w.lastAction(engine.TypeConnect)
+	if _, err := w.eng.CastVote(ctx, w.community.ID, p.ID, w.founderID, "yes", "web"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.slack.FinishConnections(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if conn, _ := w.store.ConnectionOf(ctx, w.community.ID, "slack"); conn.Status != models.ConnectionConnected || w.count("members") <= members {
+		t.Fatalf("after approval: %q, %d members", conn.Status, w.count("members"))
+	}
+	w.send(w.fake.UserPosts(w.users["alice"].ID, w.general.ID, "after approval"))
+	w.flush()
+	if n := w.count("actions"); n != actions+1 {
+		t.Fatalf("%d actions after approval, want 1", n-actions)
+	}
+}
