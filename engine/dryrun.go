@@ -225,7 +225,8 @@ type pastVote struct {
 	value  any
 }
 
-// replayPast replays one decided proposal under the first stage of a draft.
+// replayPast replays one decided proposal under the first stage of a draft, with the member
+// and role lists its decision recorded (today's for any it did not).
 func replayPast(dr *draft, a *models.Action, p *models.Proposal, events []models.AuditEvent, view *communityView, init MemberInfo, now time.Time) (string, string, error) {
 	decidedAt := now
 	if p.DecidedAt != nil {
@@ -248,6 +249,10 @@ func replayPast(dr *draft, a *models.Action, p *models.Proposal, events []models
 			var rec decisionRecord
 			if json.Unmarshal([]byte(ev.Payload), &rec) == nil {
 				decidedAt = rec.Now
+				if rec.Reads != nil { // the community as the decision saw it
+					view = recordedView(view.ctx, view.store, view.community, rec.Reads)
+					init.Roles = rec.Reads.InitiatorRoles
+				}
 				for _, v := range rec.Votes {
 					final = append(final, pastVote{at: rec.Now, member: oneIDSafe(v["member"]), value: v["value"]})
 				}

@@ -295,3 +295,40 @@ func TestShadowAgreement(t *testing.T) {
 		t.Fatalf("agreement %+v", *got)
 	}
 }
+
+// TestDryRunSeesRolesAsTheyWere: a past decision is replayed with the roles its check read
+// then, not today's: the moderator who approved has since lost the role.
+func TestDryRunSeesRolesAsTheyWere(t *testing.T) {
+	env := enginetest.New(t)
+	c, members := env.Community(t, "Then", engine.KitModerators, 4)
+	moderator, author := members[0], members[1]
+	notify, check := `start_vote("yes_no", {among: with_role("Moderator")})`, `yes(with_role("Moderator")) >= 1 ? PASSED : PENDING`
+	addPolicy(t, env, c, moderator, map[string]any{"kind": "platform", "name": "Moderated posts", "priority": 5,
+		"action_types": []any{"test.post_message"}, "notify": notify, "check": check})
+	res := submit(t, env, engine.Submission{CommunityID: c.ID, Type: "test.post_message", InitiatorID: author, Origin: models.OriginPlatform,
+		Params: map[string]any{"channel": "general", "text": "hi"}})
+	if vote(t, env, c, res.Proposal, moderator, "yes").Proposal.Status != models.StatusPassed {
+		t.Fatal("setup: the moderator's yes must pass the post")
+	}
+	role, err := env.Store.RoleByName(ctx, c.ID, "Moderator")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Store.RevokeRole(ctx, c.ID, moderator, role.ID); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := env.Engine.DryRun(ctx, c.ID, engine.Draft{Policy: models.PolicyFields{Kind: models.KindPlatform, Name: "Same",
+		ActionTypes: []string{"test.post_message"}, NotifySrc: notify, CheckSrc: check}}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.ProposalID == res.Proposal.ID {
+			if r.Old != models.StatusPassed || r.New != models.StatusPassed || r.Changed {
+				t.Fatalf("replayed with today's roles: %+v", r)
+			}
+			return
+		}
+	}
+	t.Fatalf("the post was not replayed: %+v", rows)
+}
