@@ -61,12 +61,30 @@ func (h *Handler) createCommunity(c *gin.Context) {
 type policyRow struct {
 	models.Policy
 	Covers []string // labels of the action types it covers; empty: every action of its kind
+	// StageOf is the active policy whose bundle runs this one as stage StageN (such a policy
+	// is inactive: it never governs an action on its own).
+	StageOf *models.Policy
+	StageN  int
 }
 
+// policyRows prepares policies for a list. ps must hold every policy of the kinds listed,
+// so that later stages find the policy they belong to.
 func (h *Handler) policyRows(ps []models.Policy) []policyRow {
 	out := make([]policyRow, len(ps))
+	stageOf := map[int64]int{} // stage policy id → index of its policy in ps
+	stageN := map[int64]int{}
+	for i, p := range ps {
+		if p.Active {
+			for n, id := range p.Stages {
+				stageOf[id], stageN[id] = i, n+2
+			}
+		}
+	}
 	for i, p := range ps {
 		out[i] = policyRow{Policy: p}
+		if j, ok := stageOf[p.ID]; ok {
+			out[i].StageOf, out[i].StageN = &ps[j], stageN[p.ID]
+		}
 		for _, t := range p.ActionTypes {
 			label := t
 			if at, err := h.engine.ActionType(t); err == nil {

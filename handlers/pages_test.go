@@ -356,3 +356,29 @@ func TestProposalsListFiltersAndPages(t *testing.T) {
 		t.Errorf("paging saw %v, want all 6 newest first", seen)
 	}
 }
+
+// TestStagePoliciesSayWhoseStageTheyAre: a bundle's later stage is an inactive policy of its
+// own; the list and its page name the policy it belongs to instead of calling it removed.
+func TestStagePoliciesSayWhoseStageTheyAre(t *testing.T) {
+	app := newTestApp(t)
+	b := app.browser()
+	b.signup("Stager")
+	slug := b.createCommunity("Stagers")
+	b.propose(slug, engine.TypeAddPolicy, url.Values{"kind": {"platform"}, "name": {"Two steps"}, "priority": {"3"},
+		"check": {"PASSED"}, "stage_policies": {`[{"check": "PASSED", "rule": "Then it passes."}]`}})
+	bundle := app.policyID(slug, "Two steps")
+	_, list := b.get("/c/" + slug + "/policies")
+	row := list.Find("tr").FilterFunction(func(_ int, s *goquery.Selection) bool { return strings.Contains(s.Text(), "Two steps · stage 2") })
+	if row.Length() != 1 || !strings.Contains(row.Text(), "as stage 2 of Two steps") || strings.Contains(row.Text(), "removed") {
+		t.Fatalf("stage row: %q", row.Text())
+	}
+	href, _ := row.Find(`a[href*="/policies/"]`).Last().Attr("href")
+	if href != fmt.Sprintf("/c/%s/policies/%d", slug, bundle) {
+		t.Fatalf("the stage row links to %q", href)
+	}
+	stage, _ := row.Find(`a[href*="/policies/"]`).First().Attr("href")
+	_, page := b.get(stage)
+	if text := page.Find("hgroup p").Text(); !strings.Contains(text, "stage 2 of Two steps") {
+		t.Fatalf("stage policy page: %q", text)
+	}
+}

@@ -70,7 +70,20 @@ func (h *Handler) policy(c *gin.Context) {
 		}
 		return v, nil
 	}
-	data := gin.H{"Policy": h.policyRows([]models.Policy{*p})[0], "Versions": versions, "Stages": engine.Stages(),
+	row := h.policyRows([]models.Policy{*p})[0]
+	if !p.Active { // a later stage of a bundle is inactive too: say whose stage it is
+		all, err := h.store.Policies(ctx, comm.ID)
+		if err != nil {
+			h.pageFail(c, err)
+			return
+		}
+		for _, r := range h.policyRows(all) {
+			if r.ID == p.ID {
+				row = r
+			}
+		}
+	}
+	data := gin.H{"Policy": row, "Versions": versions, "Stages": engine.Stages(),
 		"Sources": policyText(&p.PolicyFields)}
 	if len(versions) > 1 || c.Query("from") != "" {
 		from, err := pick("from", max(p.Version-1, 1))
