@@ -88,12 +88,6 @@ func (e *Engine) ActionTypes() []ActionType { return e.types.sorted() }
 // ActionType finds an action type by name.
 func (e *Engine) ActionType(name string) (ActionType, error) { return e.types.lookup(name) }
 
-// Platform returns a registered platform.
-func (e *Engine) Platform(name string) (Platform, bool) {
-	p, ok := e.platforms[name]
-	return p, ok
-}
-
 // PlatformNames lists registered platforms.
 func (e *Engine) PlatformNames() []string {
 	out := make([]string, 0, len(e.platforms))

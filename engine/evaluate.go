@@ -79,9 +79,7 @@ func (r communityReads) empty() bool {
 func recordedView(ctx context.Context, store *models.Store, c *models.Community, r *communityReads) *communityView {
 	v := newCommunityView(ctx, store, c, nil)
 	v.members = r.Members
-	for role, ids := range r.Roles {
-		v.roles[role] = ids
-	}
+	maps.Copy(v.roles, r.Roles)
 	v.left = make(map[int]bool, len(r.Left))
 	for _, id := range r.Left {
 		v.left[id] = true

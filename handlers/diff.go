@@ -1,9 +1,14 @@
 package handlers
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 
+	"github.com/gin-gonic/gin"
 	"github.com/pmezard/go-difflib/difflib"
+
+	"policykit/models"
 )
 
 // diffLine is one line of a line diff: Op is "+" (added), "-" (removed) or " " (kept). The
@@ -67,4 +72,22 @@ func diffFields(names []string, a, b map[string]string) []fieldDiff {
 		}
 	}
 	return out
+}
+
+// queryVersion picks the version a query parameter names (def when it is absent) among
+// versions keyed by number: a malformed number is a bad request, an unknown one not found.
+func queryVersion[V any](c *gin.Context, key string, def int, byNumber map[int]V) (V, error) {
+	n := def
+	if s := c.Query(key); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			var none V
+			return none, fmt.Errorf("%s must be a version number: %w", key, errBadRequest)
+		}
+	}
+	v, ok := byNumber[n]
+	if !ok {
+		return v, fmt.Errorf("version %d: %w", n, models.ErrNotFound)
+	}
+	return v, nil
 }

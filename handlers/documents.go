@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -46,33 +44,19 @@ func (h *Handler) document(c *gin.Context) {
 	for _, v := range versions {
 		byNumber[v.Version] = v
 	}
-	pick := func(key string, def int) (models.DocumentVersion, error) {
-		n := def
-		if s := c.Query(key); s != "" {
-			var err error
-			if n, err = strconv.Atoi(s); err != nil {
-				return models.DocumentVersion{}, fmt.Errorf("%s must be a version number: %w", key, errBadRequest)
-			}
-		}
-		v, ok := byNumber[n]
-		if !ok {
-			return v, fmt.Errorf("version %d: %w", n, models.ErrNotFound)
-		}
-		return v, nil
-	}
-	shown, err := pick("version", doc.CurrentVersion)
+	shown, err := queryVersion(c, "version", doc.CurrentVersion, byNumber)
 	if err != nil {
 		h.pageFail(c, err)
 		return
 	}
 	data := gin.H{"Doc": doc, "Shown": shown, "Versions": versions}
 	if c.Query("from") != "" || c.Query("to") != "" {
-		from, err := pick("from", max(doc.CurrentVersion-1, 1))
+		from, err := queryVersion(c, "from", max(doc.CurrentVersion-1, 1), byNumber)
 		if err != nil {
 			h.pageFail(c, err)
 			return
 		}
-		to, err := pick("to", doc.CurrentVersion)
+		to, err := queryVersion(c, "to", doc.CurrentVersion, byNumber)
 		if err != nil {
 			h.pageFail(c, err)
 			return

@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -57,19 +55,6 @@ func (h *Handler) policy(c *gin.Context) {
 	for i := range versions {
 		byNumber[versions[i].Version] = &versions[i]
 	}
-	pick := func(key string, def int) (*models.PolicyVersion, error) {
-		n := def
-		if s := c.Query(key); s != "" {
-			if n, err = strconv.Atoi(s); err != nil {
-				return nil, fmt.Errorf("%s must be a version number: %w", key, errBadRequest)
-			}
-		}
-		v, ok := byNumber[n]
-		if !ok {
-			return nil, fmt.Errorf("version %d: %w", n, models.ErrNotFound)
-		}
-		return v, nil
-	}
 	row := h.policyRows([]models.Policy{*p})[0]
 	if !p.Active { // a later stage of a bundle is inactive too: say whose stage it is
 		all, err := h.store.Policies(ctx, comm.ID)
@@ -86,12 +71,12 @@ func (h *Handler) policy(c *gin.Context) {
 	data := gin.H{"Policy": row, "Versions": versions, "Stages": engine.Stages(),
 		"Sources": policyText(&p.PolicyFields)}
 	if len(versions) > 1 || c.Query("from") != "" {
-		from, err := pick("from", max(p.Version-1, 1))
+		from, err := queryVersion(c, "from", max(p.Version-1, 1), byNumber)
 		if err != nil {
 			h.pageFail(c, err)
 			return
 		}
-		to, err := pick("to", p.Version)
+		to, err := queryVersion(c, "to", p.Version, byNumber)
 		if err != nil {
 			h.pageFail(c, err)
 			return

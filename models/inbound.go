@@ -15,7 +15,7 @@ import (
 // until expires. It reports false when the key was already recorded: a retry, a duplicate
 // or a replay. Concurrent replicas agree, as the key is the table's primary key.
 func (s *Store) RecordDelivery(ctx context.Context, platform, key string, expires time.Time) (bool, error) {
-	return s.recordDelivery(ctx, InboundDelivery{Platform: platform, Key: key}, expires, time.Time{})
+	return s.AcceptDelivery(ctx, InboundDelivery{Platform: platform, Key: key}, expires, time.Time{})
 }
 
 // InboundDelivery is an accepted delivery kept until it is processed (the inbox).
@@ -28,14 +28,10 @@ type InboundDelivery struct {
 }
 
 // AcceptDelivery records a delivery with its body before it is acknowledged, claimed for
-// processing until claimedUntil. It reports false for a key already recorded.
+// processing until claimedUntil (a delivery without a body is only a key). It reports false
+// for a key already recorded.
 func (s *Store) AcceptDelivery(ctx context.Context, d InboundDelivery, expires, claimedUntil time.Time) (bool, error) {
-	return s.recordDelivery(ctx, d, expires, claimedUntil)
-}
-
-func (s *Store) recordDelivery(ctx context.Context, d InboundDelivery, expires, claimedUntil time.Time) (bool, error) {
-	var body any
-	var claim any
+	var body, claim any
 	if d.Body != "" {
 		body, claim = d.Body, claimedUntil.UTC()
 	}
@@ -63,32 +59,25 @@ func (s *Store) ConsumeDelivery(ctx context.Context, platform, key string) (bool
 // (their process crashed, or stopped before finishing) until `until`, counting an attempt,
 // and returns them. A delivery is claimed by one replica at a time.
 func (s *Store) ClaimUnprocessed(ctx context.Context, platform string, now, until time.Time, limit int) ([]InboundDelivery, error) {
-	var out []InboundDelivery
-	err := s.Tx(ctx, func(tx *Store) error {
-		lock := ""
-		if tx.Dialect() == DialectPostgres {
-			lock = " FOR UPDATE SKIP LOCKED"
-		}
-		var rows []struct {
-			DedupeKey, Kind, Body string
-			Attempts              int
-		}
-		if err := tx.q(ctx).Raw(`SELECT dedupe_key, kind, body, attempts FROM inbound_deliveries
-			WHERE body IS NOT NULL AND claimed_until < ? AND platform = ? ORDER BY claimed_until LIMIT ?`+lock,
-			now.UTC(), platform, limit).Scan(&rows).Error; err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if err := tx.q(ctx).Exec(`UPDATE inbound_deliveries SET claimed_until = ?, attempts = attempts + 1
-				WHERE platform = ? AND dedupe_key = ?`, until.UTC(), platform, r.DedupeKey).Error; err != nil {
-				return err
-			}
-			out = append(out, InboundDelivery{Platform: platform, Key: r.DedupeKey, Kind: r.Kind, Body: r.Body, Attempts: r.Attempts + 1})
-		}
-		return nil
-	})
+	lock := ""
+	if s.Dialect() == DialectPostgres {
+		lock = "FOR UPDATE SKIP LOCKED"
+	}
+	var rows []struct {
+		DedupeKey, Kind, Body string
+		Attempts              int
+	}
+	err := s.q(ctx).Raw(`UPDATE inbound_deliveries SET claimed_until = ?, attempts = attempts + 1
+		WHERE platform = ? AND dedupe_key IN (
+			SELECT dedupe_key FROM inbound_deliveries
+			WHERE body IS NOT NULL AND claimed_until < ? AND platform = ? ORDER BY claimed_until LIMIT ? `+lock+`)
+		RETURNING dedupe_key, kind, body, attempts`, until.UTC(), platform, now.UTC(), platform, limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("claim unprocessed deliveries: %w", err)
+	}
+	out := make([]InboundDelivery, len(rows))
+	for i, r := range rows {
+		out[i] = InboundDelivery{Platform: platform, Key: r.DedupeKey, Kind: r.Kind, Body: r.Body, Attempts: r.Attempts}
 	}
 	return out, nil
 }

@@ -155,14 +155,6 @@ type ShadowDecision struct {
 	UpdatedAt       time.Time
 }
 
-// InsertAction stores a new action.
-func (s *Store) InsertAction(ctx context.Context, a *Action) error {
-	if err := s.q(ctx).Create(a).Error; err != nil {
-		return fmt.Errorf("insert action: %w", err)
-	}
-	return nil
-}
-
 // InsertActions stores new actions (with their ids set) in multi-row statements.
 func (s *Store) InsertActions(ctx context.Context, as []*Action) error {
 	if err := insertRows(ctx, s, as, ""); err != nil {
@@ -203,21 +195,6 @@ func (s *Store) ActionsByID(ctx context.Context, ids []int64) ([]Action, error) 
 	}
 	err := s.q(ctx).Where("id IN ?", ids).Find(&as).Error
 	return as, err
-}
-
-// BundleCandidates lists the candidate actions of an election, in the order proposed.
-func (s *Store) BundleCandidates(ctx context.Context, bundleID int64) ([]Action, error) {
-	var as []Action
-	err := s.q(ctx).Where("bundle_id = ?", bundleID).Order("id").Find(&as).Error
-	return as, err
-}
-
-// InsertProposal stores a new proposal.
-func (s *Store) InsertProposal(ctx context.Context, p *Proposal) error {
-	if err := s.q(ctx).Create(p).Error; err != nil {
-		return fmt.Errorf("insert proposal: %w", err)
-	}
-	return nil
 }
 
 // UpdateProposal stores a proposal's evaluation state.
@@ -266,49 +243,6 @@ type ProposalFilter struct {
 	PolicyID   int64
 	BeforeID   int64 // keyset pagination: only ids below this
 	Limit      int
-}
-
-// ProposalRow is a proposal with what a list shows about it.
-type ProposalRow struct {
-	Proposal
-	ActionType  string
-	InitiatorID *int64
-	PolicyName  string
-}
-
-// ListProposals lists a community's proposals, newest first, in one query.
-func (s *Store) ListProposals(ctx context.Context, communityID int64, f ProposalFilter) ([]ProposalRow, error) {
-	if f.Limit <= 0 || f.Limit > 200 {
-		f.Limit = 50
-	}
-	q := s.q(ctx).Table("proposals").
-		Select("proposals.*, actions.type AS action_type, actions.initiator_id, policy_versions.name AS policy_name").
-		Joins("JOIN actions ON actions.id = proposals.action_id").
-		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
-		Where("proposals.community_id = ?", communityID)
-	if f.Status != "" {
-		q = q.Where("proposals.status = ?", f.Status)
-	}
-	if f.ActionType != "" {
-		q = q.Where("actions.type = ?", f.ActionType)
-	}
-	if f.PolicyID != 0 {
-		q = q.Where("proposals.policy_id = ?", f.PolicyID)
-	}
-	if f.BeforeID != 0 {
-		q = q.Where("proposals.id < ?", f.BeforeID)
-	}
-	var rows []ProposalRow
-	err := q.Order("proposals.id DESC").Limit(f.Limit).Find(&rows).Error
-	return rows, err
-}
-
-// PendingProposalIDs pages through every pending proposal id above afterID, in id order.
-func (s *Store) PendingProposalIDs(ctx context.Context, afterID int64, limit int) ([]int64, error) {
-	var ids []int64
-	err := s.q(ctx).Model(&Proposal{}).Where("status = ? AND id > ?", StatusPending, afterID).
-		Order("id").Limit(limit).Pluck("id", &ids).Error
-	return ids, err
 }
 
 // ProposalsByID loads proposals by id.

@@ -120,14 +120,6 @@ func (s *Store) RoleNamesByMember(ctx context.Context, communityID int64) (map[i
 	return out, nil
 }
 
-// Permissions lists the permissions a member holds through all its roles.
-func (s *Store) MemberPermissions(ctx context.Context, memberID int64) ([]RolePermission, error) {
-	var ps []RolePermission
-	err := s.q(ctx).Joins("JOIN member_roles ON member_roles.role_id = role_permissions.role_id").
-		Where("member_roles.member_id = ?", memberID).Find(&ps).Error
-	return ps, err
-}
-
 // Covers tells whether a permission pattern applies to an action type.
 func Covers(pattern, actionType string) bool {
 	if pattern == "*" || pattern == actionType {

@@ -280,18 +280,6 @@ func (s *Store) AuditKinds(ctx context.Context, communityID int64) ([]string, er
 	return kinds, err
 }
 
-// DocumentVersionByNumber finds one version of a community's document.
-func (s *Store) DocumentVersionByNumber(ctx context.Context, communityID, docID int64, version int) (*DocumentVersion, error) {
-	var v DocumentVersion
-	err := s.q(ctx).Joins("JOIN documents ON documents.id = document_versions.document_id").
-		Where("documents.community_id = ? AND documents.id = ? AND document_versions.version = ?", communityID, docID, version).
-		First(&v).Error
-	if err != nil {
-		return nil, notFound(err, "document version")
-	}
-	return &v, nil
-}
-
 // DocumentByIDAny finds a document of a community, removed or not (for its history).
 func (s *Store) DocumentByIDAny(ctx context.Context, communityID, docID int64) (*Document, error) {
 	var d Document

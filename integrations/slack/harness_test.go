@@ -193,6 +193,20 @@ func (w *world) sendEchoes() {
 	w.flush()
 }
 
+// postEvent is a member's post in #general as Slack delivers it: the event and its envelope.
+func (w *world) postEvent(user, text string) (slackfake.Event, slackfake.Envelope) {
+	w.t.Helper()
+	ev, err := w.fake.UserPosts(w.users[user].ID, w.general.ID, text)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	env, err := w.fake.NewEnvelope(ev)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ev, env
+}
+
 // click presses a button of a stored message as a Slack user and waits for the vote.
 func (w *world) click(user, channel, ts, actionID string) {
 	w.t.Helper()

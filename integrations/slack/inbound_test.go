@@ -22,14 +22,7 @@ import (
 func TestInboundRejectsBadRequests(t *testing.T) {
 	w := newWorld(t, engine.KitEverythingPasses)
 	w.install()
-	ev, err := w.fake.UserPosts(w.users["alice"].ID, w.general.ID, "hello")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := w.fake.NewEnvelope(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, env := w.postEvent("alice", "hello")
 	click := slackfake.ButtonClick{TeamID: w.fake.TeamID(), UserID: w.users["alice"].ID, ChannelID: w.general.ID, MessageTS: "1.2",
 		ActionID: "pk_vote_yes", BlockID: "b", Value: "1:yes"}.Payload()
 	form := func(payload string) []byte { return []byte(url.Values{"payload": {payload}}.Encode()) }
@@ -119,14 +112,7 @@ func TestInboundDeliveries(t *testing.T) {
 	}
 	w.install()
 
-	ev, err := w.fake.UserPosts(w.users["alice"].ID, w.general.ID, "hello")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := w.fake.NewEnvelope(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev, env := w.postEvent("alice", "hello")
 	resp, err = w.fake.SendEnvelope(ctx, events, signingSecret, env)
 	w.expect(resp, err, http.StatusOK)
 	for _, retry := range []slackfake.Envelope{env.Retry("http_timeout"), env.Retry("http_timeout").Retry("http_error")} {
@@ -252,14 +238,7 @@ func TestTwoReplicas(t *testing.T) {
 	other.Start(ctx)
 	srv := httptest.NewServer(http.HandlerFunc(other.ServeEvents))
 	defer srv.Close()
-	ev, err := w.fake.UserPosts(w.users["dave"].ID, w.general.ID, "one event, two replicas")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := w.fake.NewEnvelope(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, env := w.postEvent("dave", "one event, two replicas")
 	resp, err := w.fake.SendEnvelope(ctx, w.srv.URL+slack.EventsPath, signingSecret, env)
 	w.expect(resp, err, http.StatusOK)
 	resp, err = w.fake.SendEnvelope(ctx, srv.URL, signingSecret, env.Retry("http_timeout"))
@@ -293,14 +272,7 @@ func TestAcceptedEventsSurviveACrash(t *testing.T) {
 	}()
 	dead := httptest.NewServer(http.HandlerFunc(crashed.ServeEvents))
 	defer dead.Close()
-	ev, err := w.fake.UserPosts(w.users["alice"].ID, w.general.ID, "said before the crash")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := w.fake.NewEnvelope(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, env := w.postEvent("alice", "said before the crash")
 	resp, err := w.fake.SendEnvelope(ctx, dead.URL, signingSecret, env)
 	w.expect(resp, err, http.StatusOK)
 	posts := func() int64 {
