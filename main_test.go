@@ -140,7 +140,7 @@ func TestServeWiresSlack(t *testing.T) {
 	var page bytes.Buffer
 	_, _ = page.ReadFrom(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(page.String(), "/signin/slack") {
+	if !strings.Contains(page.String(), "/integrations/slack/signin") {
 		t.Fatal("the sign-in page does not offer Sign in with Slack")
 	}
 }

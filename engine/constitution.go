@@ -68,7 +68,7 @@ func constitutionTypes() []ActionType {
 	roleName := Param{Name: "name", Label: "Name", Type: ParamString, Max: 60, Required: true}
 	roleDesc := Param{Name: "description", Label: "Description", Type: ParamText, Max: 500}
 	perms := Param{Name: "permissions", Label: "Permissions", Type: ParamPermissions,
-		Help: `a list of {"action_type": "slack.*", "propose": true, "execute": false}`}
+		Help: `a list of {"action_type": "<platform>.*", "propose": true, "execute": false}`}
 	title := Param{Name: "title", Label: "Title", Type: ParamString, Max: 120, Required: true}
 	body := Param{Name: "body", Label: "Text (markdown)", Type: ParamText, Max: models.MaxDocumentBytes, Required: true}
 	c := ConstitutionPlatform
@@ -99,10 +99,10 @@ func constitutionTypes() []ActionType {
 			{Name: "name", Label: "Community name", Type: ParamString, Max: 80, Required: true},
 			{Name: "description", Label: "Description", Type: ParamText, Max: 2000}}},
 		{Name: TypeConnect, Label: "Connect a platform", Platform: c, Params: []Param{
-			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "slack"}},
+			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "the platform's short name, as in the address of its page"}},
 			Summary: named("Connect", "platform")},
 		{Name: TypeDisconnect, Label: "Disconnect a platform", Platform: c, Params: []Param{
-			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "slack"}},
+			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "the platform's short name, as in the address of its page"}},
 			Summary: named("Disconnect", "platform")},
 		{Name: TypeElection, Label: "Hold an election between actions", Platform: c, Params: []Param{
 			{Name: "title", Label: "Question", Type: ParamString, Max: 200, Required: true},
@@ -149,16 +149,23 @@ func (e *Engine) validateConstitution(ctx context.Context, tx *models.Store, com
 	case TypeAddDocument, TypeChangeDocument:
 		return models.CheckDocument(str(p, "title"), str(p, "body"))
 	case TypeConnect:
+		if _, ok := e.platforms[str(p, "platform")]; !ok {
+			return models.Invalid("platform", fmt.Sprintf("this server does not run the platform %q", str(p, "platform")))
+		}
 		conn, err := tx.ConnectionOf(ctx, communityID, str(p, "platform"))
 		if errors.Is(err, models.ErrNotFound) || (err == nil && conn.Status != models.ConnectionAwaiting) {
-			return models.Invalid("platform", fmt.Sprintf("no %q connection is awaiting approval; install it from the platform's page first", str(p, "platform")))
+			return models.Invalid("platform", fmt.Sprintf("no %q connection is awaiting approval; connect it from the platform's page first", str(p, "platform")))
 		}
 		return err
 	case TypeDisconnect:
-		if _, err := tx.ConnectionOf(ctx, communityID, str(p, "platform")); errors.Is(err, models.ErrNotFound) {
+		conn, err := tx.ConnectionOf(ctx, communityID, str(p, "platform"))
+		if errors.Is(err, models.ErrNotFound) {
 			return models.Invalid("platform", fmt.Sprintf("%q is not connected to this community", str(p, "platform")))
 		} else if err != nil {
 			return err
+		}
+		if conn.Status == models.ConnectionDisconnecting {
+			return models.Invalid("platform", fmt.Sprintf("%q is being disconnected already", str(p, "platform")))
 		}
 		return nil
 	case TypeElection:
@@ -413,7 +420,8 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 	case TypeRemoveDocument:
 		return tx.SetDocumentDeleted(ctx, cid, num(p, "document"), true)
 	case TypeConnect:
-		// Approved: the platform's integration finishes the set-up and marks it connected.
+		// Approved: its events are governed from now on; the set_up_connection effect
+		// (connectionEffect) has the platform finish the set-up and mark it connected.
 		conn, err := tx.ConnectionOf(ctx, cid, str(p, "platform"))
 		if errors.Is(err, models.ErrNotFound) {
 			return nil // disconnected meanwhile
@@ -423,7 +431,9 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 		}
 		return tx.SetConnectionStatus(ctx, conn.ID, models.ConnectionApproved)
 	case TypeDisconnect:
-		// Its tokens go with it; members stay linked to their accounts for a reconnection.
+		// Its events stop being governed at once; the tear_down_connection effect has the
+		// platform end it, and then deletes it with its credentials. Members stay linked to
+		// their accounts for a reconnection.
 		conn, err := tx.ConnectionOf(ctx, cid, str(p, "platform"))
 		if errors.Is(err, models.ErrNotFound) {
 			return nil // disconnected meanwhile (uninstalled on the platform's side)
@@ -431,7 +441,7 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 		if err != nil {
 			return err
 		}
-		return tx.DeleteConnection(ctx, cid, conn.ID)
+		return tx.SetConnectionStatus(ctx, conn.ID, models.ConnectionDisconnecting)
 	case TypeChangeSettings:
 		c, err := tx.CommunityByID(ctx, cid)
 		if err != nil {

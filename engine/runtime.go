@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,19 +22,23 @@ type RuntimeOptions struct {
 	CheckInterval time.Duration
 	// DeliverInterval is how often the outbox is polled when nothing wakes it. Default 1s.
 	DeliverInterval time.Duration
-	// Instance names this process in effect claims; default host-pid.
+	// Instance names this process in claims; default host-pid-random.
 	Instance string
+	// Inbox sizes the shared inbound pipeline (its Instance is this one).
+	Inbox InboxOptions
 	// Registry receives the runtime's Prometheus metrics (nil: not exported).
 	Registry prometheus.Registerer
 }
 
 // Runtime runs the engine by itself: a cron job re-checks pending proposals so deadlines
-// fire on time, and a delivery loop sends stored effects to the platforms, woken at once
-// when a decision records effects. Several processes may run against one PostgreSQL: effect
-// claims and proposal locks keep them from doubling any work.
+// fire on time, a delivery loop sends stored effects to the platforms, woken at once when a
+// decision records effects, and the inbox processes what platforms send. Several processes
+// may run against one PostgreSQL: effect claims and proposal locks keep them from doubling
+// any work.
 type Runtime struct {
 	e       *Engine
 	opts    RuntimeOptions
+	inbox   *Inbox
 	cron    *cron.Cron
 	wake    chan struct{}
 	stop    context.CancelFunc
@@ -75,9 +80,9 @@ func NewRuntime(e *Engine, opts RuntimeOptions) (*Runtime, error) {
 		opts.DeliverInterval = time.Second
 	}
 	if opts.Instance == "" {
-		host, _ := os.Hostname()
-		opts.Instance = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), models.RandomCode(3))
+		opts.Instance = NewInstanceName()
 	}
+	opts.Inbox.Instance = opts.Instance
 	m := &runtimeMetrics{
 		passSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "policykit_check_pass_seconds",
 			Help: "Duration of a re-check pass over pending proposals.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
@@ -95,11 +100,20 @@ func NewRuntime(e *Engine, opts RuntimeOptions) (*Runtime, error) {
 			}
 		}
 	}
-	r := &Runtime{e: e, opts: opts, wake: make(chan struct{}, 1), metrics: m,
+	r := &Runtime{e: e, opts: opts, wake: make(chan struct{}, 1), metrics: m, inbox: NewInbox(e, opts.Inbox),
 		status: RuntimeStatus{Instance: opts.Instance, CheckInterval: opts.CheckInterval}}
 	e.OnDecided(r.kick)
 	return r, nil
 }
+
+// NewInstanceName names a process uniquely: host, pid and a random suffix.
+func NewInstanceName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), models.RandomCode(3))
+}
+
+// Inbox is this process's end of the shared inbound pipeline, for platform plug-ins.
+func (r *Runtime) Inbox() *Inbox { return r.inbox }
 
 // kick wakes the delivery loop without blocking.
 func (r *Runtime) kick() {
@@ -120,19 +134,22 @@ func (r *Runtime) Start(ctx context.Context) error {
 		return fmt.Errorf("schedule check loop: %w", err)
 	}
 	r.cron.Start()
+	r.inbox.Start(ctx)
 	r.done.Add(1)
 	go r.deliveryLoop(ctx)
 	r.e.log.Info("runtime started", "instance", r.opts.Instance, "check_interval", r.opts.CheckInterval)
 	return nil
 }
 
-// Stop stops scheduling, waits for a running check pass and for deliveries in flight (up to
-// ctx's deadline), and hands this process's unfinished effect claims back so another
-// process can deliver them at once.
+// Stop stops scheduling, finishes the inbox's queued deliveries, waits for a running check
+// pass and for deliveries in flight (up to ctx's deadline), and hands this process's
+// unfinished claims back so another process can take them at once. Stop the sources that
+// feed the inbox (the web server) first.
 func (r *Runtime) Stop(ctx context.Context) error {
 	if r.cron == nil {
 		return nil
 	}
+	inboxErr := r.inbox.Stop(ctx)
 	stopped := r.cron.Stop()
 	r.stop()
 	finished := make(chan struct{})
@@ -145,7 +162,7 @@ func (r *Runtime) Stop(ctx context.Context) error {
 	case <-finished:
 	case <-ctx.Done():
 	}
-	return r.e.store.ReleaseClaims(context.WithoutCancel(ctx), r.opts.Instance)
+	return errors.Join(inboxErr, r.e.store.ReleaseClaims(context.WithoutCancel(ctx), r.opts.Instance))
 }
 
 // CheckOnce runs one re-check pass and records its status.

@@ -43,7 +43,7 @@ func (h *Handler) signinForm(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, safeNext(c.Query("next")))
 		return
 	}
-	h.render(c, http.StatusOK, "signin", gin.H{"Form": signupInput{}, "Next": safeNext(c.Query("next")), "SlackSignIn": h.slack != nil})
+	h.render(c, http.StatusOK, "signin", gin.H{"Form": signupInput{}, "Next": safeNext(c.Query("next"))})
 }
 
 func (h *Handler) signin(c *gin.Context) {
@@ -54,7 +54,7 @@ func (h *Handler) signin(c *gin.Context) {
 	}
 	acct, err := h.store.Authenticate(c.Request.Context(), in.Email, in.Password)
 	if errors.Is(err, models.ErrUnauthorized) {
-		h.render(c, http.StatusUnauthorized, "signin", gin.H{"Form": in, "Error": "Wrong email or password.", "Next": safeNext(in.Next), "SlackSignIn": h.slack != nil})
+		h.render(c, http.StatusUnauthorized, "signin", gin.H{"Form": in, "Error": "Wrong email or password.", "Next": safeNext(in.Next)})
 		return
 	}
 	if err != nil {

@@ -29,12 +29,33 @@ type testApp struct {
 	t      *testing.T
 	store  *models.Store
 	engine *engine.Engine
+	inbox  *engine.Inbox
 	srv    *httptest.Server
 	routes gin.RoutesInfo
 }
 
-// newTestApp serves the app with the given platforms registered (none in production yet).
+// newTestApp serves the app with the given platforms registered in the engine only.
 func newTestApp(t *testing.T, platforms ...engine.Platform) *testApp {
+	t.Helper()
+	return newPluginApp(t, func(engine.Host) []plugin {
+		out := make([]plugin, len(platforms))
+		for i, p := range platforms {
+			out[i] = plugin{Platform: p}
+		}
+		return out
+	})
+}
+
+// plugin is a platform as main.go registers it: the engine's side, and the website's when
+// Connector is set.
+type plugin struct {
+	engine.Platform
+	Connector handlers.Connector
+}
+
+// newPluginApp serves the app with the platforms build makes on its engine and inbox
+// registered as main.go does: in the engine, and their connectors in the website.
+func newPluginApp(t *testing.T, build func(engine.Host) []plugin) *testApp {
 	t.Helper()
 	gin.SetMode(gin.TestMode)
 	store := modelstest.Open(t)
@@ -42,18 +63,35 @@ func newTestApp(t *testing.T, platforms ...engine.Platform) *testApp {
 	mux := http.NewServeMux()
 	app.srv = httptest.NewServer(mux)
 	t.Cleanup(app.srv.Close)
-	eng, err := engine.New(store, engine.Options{Platforms: platforms, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng, err := engine.New(store, engine.Options{Log: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	app.engine = eng
+	app.engine, app.inbox = eng, engine.NewInbox(eng, engine.InboxOptions{Workers: 2})
+	plugins := build(engine.Host{Engine: eng, Inbox: app.inbox, BaseURL: app.srv.URL, Log: quiet})
+	for _, p := range plugins {
+		if err := eng.Register(p.Platform); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h, err := handlers.New(handlers.Config{BaseURL: app.srv.URL, Version: "test"}, handlers.Deps{
-		Engine: eng, Store: store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Templates: templates.FS, Static: static.FS, Registry: prometheus.NewRegistry(),
+		Engine: eng, Store: store, Log: quiet, Templates: templates.FS, Static: static.FS, Registry: prometheus.NewRegistry(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, p := range plugins {
+		if p.Connector != nil {
+			h.UsePlatform(p.Connector)
+		}
+	}
+	app.inbox.Start(context.Background())
+	t.Cleanup(func() {
+		if err := app.inbox.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 	r := h.Router()
 	app.routes = r.Routes()
 	mux.Handle("/", r)

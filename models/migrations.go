@@ -26,6 +26,8 @@ var migrations = []migration{
 	{ID: "0004_web_indexes", SQL: schemaWebIndexes},
 	{ID: "0005_identities", SQL: schemaIdentities},
 	{ID: "0006_inbound_inbox", SQL: schemaInboundInbox},
+	{ID: "0007_connection_refusals", SQL: schemaConnectionRefusals},
+	{ID: "0008_inbox_claimants", SQL: schemaInboxClaimants},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -489,4 +491,18 @@ ALTER TABLE inbound_deliveries ADD COLUMN body TEXT;
 ALTER TABLE inbound_deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE inbound_deliveries ADD COLUMN claimed_until {{time}};
 CREATE INDEX inbound_deliveries_unprocessed ON inbound_deliveries (claimed_until) WHERE body IS NOT NULL
+`
+
+// schemaConnectionRefusals counts the events of a connection that arrived before its
+// community approved it, which are not governed, so its page can say so.
+const schemaConnectionRefusals = `
+ALTER TABLE platform_connections ADD COLUMN refused_events BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE platform_connections ADD COLUMN refused_at {{time}}
+`
+
+// schemaInboxClaimants records which process holds each inbox item's claim, so that the
+// claims of a process that died are handed back as soon as its heartbeat stops rather than
+// when they expire.
+const schemaInboxClaimants = `
+ALTER TABLE inbound_deliveries ADD COLUMN claimed_by TEXT
 `

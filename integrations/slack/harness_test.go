@@ -50,7 +50,7 @@ type world struct {
 	clock    *enginetest.Clock
 	eng      *engine.Engine
 	slack    *slack.Slack
-	inbound  *slack.Inbound
+	inbox    *engine.Inbox
 	srv      *httptest.Server
 	users    map[string]slackfake.User // by name
 	general  slackfake.Channel
@@ -82,11 +82,15 @@ func newWorld(t *testing.T, kit string) *world {
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(w.srv.Close)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w.slack = slack.New(w.store, slack.Config{ClientID: clientID, ClientSecret: clientSecret, SigningSecret: signingSecret,
-		APIURL: w.fake.APIURL(), BaseURL: w.srv.URL, Log: quiet})
 	var err error
-	w.eng, err = engine.New(w.store, engine.Options{Clock: w.clock.Now, Platforms: []engine.Platform{w.slack}, Log: quiet})
+	w.eng, err = engine.New(w.store, engine.Options{Clock: w.clock.Now, Log: quiet})
 	if err != nil {
+		t.Fatal(err)
+	}
+	w.inbox = engine.NewInbox(w.eng, engine.InboxOptions{Workers: 2})
+	w.slack = slack.New(w.host(w.inbox), slack.Config{ClientID: clientID, ClientSecret: clientSecret, SigningSecret: signingSecret,
+		APIURL: w.fake.APIURL()})
+	if err := w.eng.Register(w.slack); err != nil {
 		t.Fatal(err)
 	}
 	h, err := handlers.New(handlers.Config{BaseURL: w.srv.URL, Version: "test"}, handlers.Deps{Engine: w.eng, Store: w.store,
@@ -94,13 +98,10 @@ func newWorld(t *testing.T, kit string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.inbound = slack.NewInbound(w.slack, w.eng, slack.InboundOptions{Workers: 2})
-	h.UsePlatforms(w.slack,
-		handlers.Webhook{Method: http.MethodPost, Path: slack.EventsPath, Handler: http.HandlerFunc(w.inbound.ServeEvents)},
-		handlers.Webhook{Method: http.MethodPost, Path: slack.InteractionsPath, Handler: http.HandlerFunc(w.inbound.ServeInteractions)})
-	w.inbound.Start(ctx)
+	h.UsePlatform(w.slack)
+	w.inbox.Start(ctx)
 	t.Cleanup(func() {
-		if err := w.inbound.Stop(ctx); err != nil {
+		if err := w.inbox.Stop(ctx); err != nil {
 			t.Error(err)
 		}
 	})
@@ -124,7 +125,7 @@ func newWorld(t *testing.T, kit string) *world {
 // workspace's admin, and checks the connection.
 func (w *world) install() {
 	w.t.Helper()
-	status := w.founder.oauth("/c/"+w.community.Slug+"/platforms/slack/install", w.fake.AdminUserID(), "chat:write,channels:write,groups:write,pins:write")
+	status := w.founder.oauth("/c/"+w.community.Slug+"/platforms/slack/connect", w.fake.AdminUserID(), "chat:write,channels:write,groups:write,pins:write")
 	if status != http.StatusSeeOther {
 		w.t.Fatalf("install callback: status %d", status)
 	}
@@ -132,8 +133,12 @@ func (w *world) install() {
 	if err != nil {
 		w.t.Fatalf("no connection after install: %v", err)
 	}
-	if conn.Status == models.ConnectionConnected {
-		return // the kit's constitution approved the connection at once
+	if conn.Status == models.ConnectionApproved {
+		w.deliver() // the kit's constitution approved the connection at once: set it up
+		if conn, _ := w.store.ConnectionOf(ctx, w.community.ID, "slack"); conn.Status != models.ConnectionConnected {
+			w.t.Fatalf("after set-up the connection is %q", conn.Status)
+		}
+		return
 	}
 	// Connecting is a proposal: the founder (the only member before the workspace's people
 	// arrive) approves it, and the connection is set up.
@@ -144,12 +149,16 @@ func (w *world) install() {
 	if _, err := w.eng.CastVote(ctx, w.community.ID, p.ID, w.founderID, "yes", "web"); err != nil {
 		w.t.Fatal(err)
 	}
-	if err := w.slack.FinishConnections(ctx); err != nil {
-		w.t.Fatal(err)
-	}
+	w.deliver()
 	if conn, _ := w.store.ConnectionOf(ctx, w.community.ID, "slack"); conn.Status != models.ConnectionConnected {
 		w.t.Fatalf("after the founder's approval the connection is %q", conn.Status)
 	}
+}
+
+// host is what the Slack plug-in is built on in these tests: the world's engine, the given
+// inbox and the test server's URL.
+func (w *world) host(inbox *engine.Inbox) engine.Host {
+	return engine.Host{Engine: w.eng, Inbox: inbox, BaseURL: w.srv.URL, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
 // member is the member linked to a Slack user.
@@ -235,7 +244,7 @@ func (w *world) flush() {
 	w.t.Helper()
 	c, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := w.inbound.Flush(c); err != nil {
+	if err := w.inbox.Flush(c); err != nil {
 		w.t.Fatal(err)
 	}
 }

@@ -535,7 +535,7 @@ func (s *Server) dispatchLocked(method, token string, form url.Values, r *http.R
 	if code, denied := s.deny[method]; denied && who.bot {
 		return fail(code)
 	}
-	return h(&request{who: who, form: form, http: r})
+	return h(&request{who: who, token: token, form: form, http: r})
 }
 
 func (s *Server) authLocked(token string) (principal, string) {
