@@ -26,6 +26,12 @@ type RuntimeOptions struct {
 	Instance string
 	// Inbox sizes the shared inbound pipeline (its Instance is this one).
 	Inbox InboxOptions
+	// HeartbeatInterval is how often this process records that it is alive, looks for
+	// processes that died, and renews its links' leases. Default 1s. HeartbeatTimeout is how
+	// old a heartbeat must be for its process to count as dead (its claims and leases are
+	// then handed back); default 3s.
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
 	// Registry receives the runtime's Prometheus metrics (nil: not exported).
 	Registry prometheus.Registerer
 }
@@ -39,6 +45,7 @@ type Runtime struct {
 	e       *Engine
 	opts    RuntimeOptions
 	inbox   *Inbox
+	links   *links
 	cron    *cron.Cron
 	wake    chan struct{}
 	stop    context.CancelFunc
@@ -53,6 +60,7 @@ type Runtime struct {
 type RuntimeStatus struct {
 	Instance      string
 	CheckInterval time.Duration
+	Links         []string // the platform links this process holds
 	LastPass      PassStats
 	LastPassError string
 	Passes        int64
@@ -82,6 +90,12 @@ func NewRuntime(e *Engine, opts RuntimeOptions) (*Runtime, error) {
 	if opts.Instance == "" {
 		opts.Instance = NewInstanceName()
 	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = time.Second
+	}
+	if opts.HeartbeatTimeout <= 0 {
+		opts.HeartbeatTimeout = 3 * opts.HeartbeatInterval
+	}
 	opts.Inbox.Instance = opts.Instance
 	m := &runtimeMetrics{
 		passSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "policykit_check_pass_seconds",
@@ -102,6 +116,7 @@ func NewRuntime(e *Engine, opts RuntimeOptions) (*Runtime, error) {
 	}
 	r := &Runtime{e: e, opts: opts, wake: make(chan struct{}, 1), metrics: m, inbox: NewInbox(e, opts.Inbox),
 		status: RuntimeStatus{Instance: opts.Instance, CheckInterval: opts.CheckInterval}}
+	r.links = &links{r: r, running: map[string]*runningLink{}}
 	e.OnDecided(r.kick)
 	return r, nil
 }
@@ -123,8 +138,12 @@ func (r *Runtime) kick() {
 	}
 }
 
-// Start runs the check job and the delivery loop until Stop.
+// Start records this process's first heartbeat and runs the check job, the delivery loop,
+// the inbox and the heartbeat loop (which also runs the platforms' links) until Stop.
 func (r *Runtime) Start(ctx context.Context) error {
+	if err := r.e.store.Beat(ctx, r.opts.Instance, r.e.Now()); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.stop = cancel
 	logger := cronLogger{r.e.log}
@@ -135,10 +154,42 @@ func (r *Runtime) Start(ctx context.Context) error {
 	}
 	r.cron.Start()
 	r.inbox.Start(ctx)
-	r.done.Add(1)
+	r.done.Add(2)
 	go r.deliveryLoop(ctx)
+	go r.heartbeatLoop(ctx)
 	r.e.log.Info("runtime started", "instance", r.opts.Instance, "check_interval", r.opts.CheckInterval)
 	return nil
+}
+
+// heartbeatLoop keeps this process's heartbeat fresh, hands back the claims and leases of
+// processes whose heartbeat stopped (so their work resumes here within seconds, not when
+// their claims expire), and keeps the platforms' links running.
+func (r *Runtime) heartbeatLoop(ctx context.Context) {
+	defer r.done.Done()
+	t := time.NewTicker(r.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		now := r.e.Now()
+		if err := r.e.store.Beat(ctx, r.opts.Instance, now); err != nil && ctx.Err() == nil {
+			r.e.log.Warn("record heartbeat", "err", err)
+		}
+		released, err := r.e.store.ReleaseDeadClaims(ctx, now.Add(-r.opts.HeartbeatTimeout), now)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.e.log.Warn("hand back the claims of dead processes", "err", err)
+		case len(released.Instances) > 0:
+			r.e.log.Warn("processes stopped answering; their work resumes here", "instances", released.Instances,
+				"effects", released.Effects, "inbox_items", released.Deliveries, "links", released.Leases)
+			r.kick()
+			r.inbox.kick()
+		}
+		r.links.sync(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Stop stops scheduling, finishes the inbox's queued deliveries, waits for a running check
@@ -149,6 +200,7 @@ func (r *Runtime) Stop(ctx context.Context) error {
 	if r.cron == nil {
 		return nil
 	}
+	r.links.stopAll(ctx) // they feed the inbox
 	inboxErr := r.inbox.Stop(ctx)
 	stopped := r.cron.Stop()
 	r.stop()
@@ -162,7 +214,11 @@ func (r *Runtime) Stop(ctx context.Context) error {
 	case <-finished:
 	case <-ctx.Done():
 	}
-	return errors.Join(inboxErr, r.e.store.ReleaseClaims(context.WithoutCancel(ctx), r.opts.Instance))
+	bg := context.WithoutCancel(ctx)
+	if err := r.e.store.ReleaseClaims(bg, r.opts.Instance); err != nil {
+		return errors.Join(inboxErr, err)
+	}
+	return errors.Join(inboxErr, r.e.store.EndInstance(bg, r.opts.Instance))
 }
 
 // CheckOnce runs one re-check pass and records its status.
@@ -219,7 +275,9 @@ func (r *Runtime) deliveryLoop(ctx context.Context) {
 func (r *Runtime) Status() RuntimeStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.status
+	st := r.status
+	st.Links = r.links.held()
+	return st
 }
 
 // cronLogger adapts slog to cron's logger.

@@ -28,6 +28,7 @@ var migrations = []migration{
 	{ID: "0006_inbound_inbox", SQL: schemaInboundInbox},
 	{ID: "0007_connection_refusals", SQL: schemaConnectionRefusals},
 	{ID: "0008_inbox_claimants", SQL: schemaInboxClaimants},
+	{ID: "0009_heartbeats_leases", SQL: schemaHeartbeatsLeases},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -505,4 +506,21 @@ ALTER TABLE platform_connections ADD COLUMN refused_at {{time}}
 // when they expire.
 const schemaInboxClaimants = `
 ALTER TABLE inbound_deliveries ADD COLUMN claimed_by TEXT
+`
+
+// schemaHeartbeatsLeases: each process's heartbeat (the claims of a process whose heartbeat
+// stopped are handed back at once), and leases giving one process at a time a long-lived
+// link (a gateway session, a poller, a Socket Mode connection).
+const schemaHeartbeatsLeases = `
+CREATE TABLE heartbeats (
+	instance TEXT PRIMARY KEY,
+	started_at {{time}} NOT NULL,
+	seen_at {{time}} NOT NULL
+);
+CREATE TABLE leases (
+	name TEXT PRIMARY KEY,
+	holder TEXT NOT NULL,
+	expires_at {{time}} NOT NULL
+);
+CREATE INDEX leases_holder ON leases (holder)
 `

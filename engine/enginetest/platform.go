@@ -36,6 +36,13 @@ type Platform struct {
 	// OnReceive processes inbox deliveries (Receive); nil accepts them doing nothing. Set it
 	// before the inbox runs.
 	OnReceive func(ctx context.Context, d models.InboundDelivery) error
+	// OnCall, when set, runs at every recorded delivery call before it returns (a test can
+	// make it stall, as a platform that hangs). Set it before deliveries run.
+	OnCall func(c Call)
+	// LinkKeys are the long-lived links the platform asks the runtime to keep (Links); each
+	// runs RunLink. Set them before the runtime starts.
+	LinkKeys []string
+	RunLink  func(ctx context.Context, key string) error
 }
 
 // NewPlatform returns an empty recording platform.
@@ -101,14 +108,27 @@ func (p *Platform) record(c engine.Call, method, text string, members []int64) e
 		call.ActionID, call.Type = c.Action.ID, c.Action.Type
 	}
 	p.calls = append(p.calls, call)
+	var err error
 	if len(p.failures) > 0 {
-		err := p.failures[0]
+		err = p.failures[0]
 		p.failures = p.failures[1:]
-		if err != nil {
-			return err
-		}
 	}
-	return nil
+	on := p.OnCall
+	p.mu.Unlock()
+	if on != nil {
+		on(call)
+	}
+	p.mu.Lock()
+	return err
+}
+
+// Links implements engine.LinkHolder.
+func (p *Platform) Links(context.Context) ([]engine.Link, error) {
+	out := make([]engine.Link, len(p.LinkKeys))
+	for i, key := range p.LinkKeys {
+		out[i] = engine.Link{Key: key, Run: func(ctx context.Context) error { return p.RunLink(ctx, key) }}
+	}
+	return out, nil
 }
 
 // Execute implements engine.Platform; it is idempotent per action, as a real platform
