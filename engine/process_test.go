@@ -49,7 +49,11 @@ func helperProcess(mode, dsn string) int {
 	case "deliver":
 		p.OnCall = func(c enginetest.Call) { fmt.Println("calling", c.Method); hang() }
 	case "inbox":
-		p.OnReceive = func(_ context.Context, d models.InboundDelivery) error { fmt.Println("receiving", d.Key); hang(); return nil }
+		p.OnReceive = func(_ context.Context, d models.InboundDelivery) error {
+			fmt.Println("receiving", d.Key)
+			hang()
+			return nil
+		}
 	case "link":
 		p.LinkKeys = []string{"test:gateway"}
 		p.RunLink = func(ctx context.Context, key string) error {
