@@ -30,6 +30,7 @@ const (
 	TypeElection       = "constitution.hold_election"
 	TypeConnect        = "constitution.connect_platform"
 	TypeDisconnect     = "constitution.disconnect_platform"
+	TypeMergeMembers   = "constitution.merge_members"
 )
 
 func policyParams() []Param {
@@ -104,6 +105,10 @@ func constitutionTypes() []ActionType {
 		{Name: TypeDisconnect, Label: "Disconnect a platform", Platform: c, Params: []Param{
 			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "the platform's short name, as in the address of its page"}},
 			Summary: named("Disconnect", "platform")},
+		{Name: TypeMergeMembers, Label: "Merge two members who are the same person", Platform: c, Params: []Param{
+			{Name: "member", Label: "Member to keep", Type: ParamMember, Required: true},
+			{Name: "duplicate", Label: "Member merged into them", Type: ParamMember, Required: true,
+				Help: "their linked accounts, roles, login and votes on open proposals go to the member kept; where both voted, the later vote stands"}}},
 		{Name: TypeElection, Label: "Hold an election between actions", Platform: c, Params: []Param{
 			{Name: "title", Label: "Question", Type: ParamString, Max: 200, Required: true},
 			{Name: "candidates", Label: "Candidates", Type: ParamCandidates, Required: true,
@@ -170,6 +175,25 @@ func (e *Engine) validateConstitution(ctx context.Context, tx *models.Store, com
 		return nil
 	case TypeElection:
 		return e.validateElection(ctx, tx, communityID, p)
+	case TypeMergeMembers:
+		return validateMerge(ctx, tx, communityID, num(p, "member"), num(p, "duplicate"))
+	}
+	return nil
+}
+
+// validateMerge checks that two distinct current members of the community are named.
+func validateMerge(ctx context.Context, tx *models.Store, communityID, keep, dup int64) error {
+	if keep == dup {
+		return models.Invalid("duplicate", "choose two different members")
+	}
+	for _, id := range []int64{keep, dup} {
+		m, err := tx.MemberByID(ctx, communityID, id)
+		if err != nil {
+			return err
+		}
+		if m.LeftAt != nil {
+			return models.Invalid("duplicate", fmt.Sprintf("%s is no longer a member", m.DisplayName))
+		}
 	}
 	return nil
 }
@@ -442,6 +466,8 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 			return err
 		}
 		return tx.SetConnectionStatus(ctx, conn.ID, models.ConnectionDisconnecting)
+	case TypeMergeMembers:
+		return tx.MergeMembers(ctx, cid, num(p, "member"), num(p, "duplicate"), now)
 	case TypeChangeSettings:
 		c, err := tx.CommunityByID(ctx, cid)
 		if err != nil {

@@ -346,6 +346,12 @@ func TestAPlatformIsOnePlugin(t *testing.T) {
 	if m, err := app.store.MemberByIdentity(ctx, comm.ID, "test", "U3"); err != nil || m.ID != carolMember.ID {
 		t.Fatalf("U3 is linked to %+v (%v), want carol's member", m, err)
 	}
+	// The members page shows every account a member has linked.
+	_, doc = carol.get("/c/" + slug + "/members")
+	row := doc.Find(`tbody tr:contains("Carol Web")`)
+	if !strings.Contains(row.Text(), "web sign-in") || !strings.Contains(row.Text(), "Test platform: @u3") {
+		t.Fatalf("carol's row on the members page: %q", row.Text())
+	}
 	if resp, _ := app.browser().getRaw(engine.CallbackPath("test") + "?code=x&state=y"); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("a callback nobody started: %d", resp.StatusCode)
 	}

@@ -58,6 +58,20 @@ func (s *Store) IdentitiesOfMember(ctx context.Context, communityID, memberID in
 	return out, nil
 }
 
+// IdentitiesOfCommunity maps a community's members to all their platform identities, in one
+// query, for the members page.
+func (s *Store) IdentitiesOfCommunity(ctx context.Context, communityID int64) (map[int64][]PlatformIdentity, error) {
+	var rows []PlatformIdentity
+	if err := s.q(ctx).Where("community_id = ?", communityID).Order("platform, id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list identities: %w", err)
+	}
+	out := map[int64][]PlatformIdentity{}
+	for _, r := range rows {
+		out[r.MemberID] = append(out[r.MemberID], r)
+	}
+	return out, nil
+}
+
 // IdentitiesByMember maps members to their identity on one platform, in one query. Members
 // without one are absent.
 func (s *Store) IdentitiesByMember(ctx context.Context, communityID int64, platform string, memberIDs []int64) (map[int64]PlatformIdentity, error) {

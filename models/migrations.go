@@ -29,6 +29,7 @@ var migrations = []migration{
 	{ID: "0007_connection_refusals", SQL: schemaConnectionRefusals},
 	{ID: "0008_inbox_claimants", SQL: schemaInboxClaimants},
 	{ID: "0009_heartbeats_leases", SQL: schemaHeartbeatsLeases},
+	{ID: "0010_member_merges", SQL: schemaMemberMerges},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -523,4 +524,10 @@ CREATE TABLE leases (
 	expires_at {{time}} NOT NULL
 );
 CREATE INDEX leases_holder ON leases (holder)
+`
+
+// schemaMemberMerges records which member a merged member became
+// (constitution.merge_members).
+const schemaMemberMerges = `
+ALTER TABLE members ADD COLUMN merged_into BIGINT REFERENCES members(id) ON DELETE SET NULL
 `
