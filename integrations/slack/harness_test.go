@@ -56,16 +56,41 @@ type world struct {
 	general  slackfake.Channel
 	announce slackfake.Channel
 	lounge   slackfake.Channel
+	over     transport
 
 	community *models.Community
 	founder   *browser // signed in as the community's creator
 	founderID int64    // the creator's member id
 }
 
+// transport is how Slack's events and clicks reach the server in a test world.
+type transport string
+
+const (
+	eventsAPI  transport = "events-api"  // signed HTTP requests to the public endpoints
+	socketMode transport = "socket-mode" // a websocket the server opens (no public URL)
+)
+
+// overBothTransports runs a scenario over the Events API and over Socket Mode: the same
+// events and clicks must be governed the same way.
+func overBothTransports(t *testing.T, kit string, scenario func(t *testing.T, w *world)) {
+	for _, over := range []transport{eventsAPI, socketMode} {
+		t.Run(string(over), func(t *testing.T) { scenario(t, newWorldOver(t, kit, over)) })
+	}
+}
+
 func newWorld(t *testing.T, kit string) *world {
 	t.Helper()
+	return newWorldOver(t, kit, eventsAPI)
+}
+
+// newWorldOver builds a world whose Slack app receives events over a transport. Over Socket
+// Mode the app is configured as a host without a public URL would: client id and secret
+// and the app-level token, no signing secret (the HTTP endpoints are not even mounted).
+func newWorldOver(t *testing.T, kit string, over transport) *world {
+	t.Helper()
 	gin.SetMode(gin.TestMode)
-	w := &world{t: t, fake: slackfake.New(), store: modelstest.Open(t), clock: enginetest.NewClock(), users: map[string]slackfake.User{}}
+	w := &world{t: t, fake: slackfake.New(), store: modelstest.Open(t), clock: enginetest.NewClock(), users: map[string]slackfake.User{}, over: over}
 	t.Cleanup(w.fake.Close)
 	everyone := []string{w.fake.AdminUserID()}
 	for _, n := range []string{"alice", "bob", "carol", "dave", "erin"} {
@@ -88,8 +113,11 @@ func newWorld(t *testing.T, kit string) *world {
 		t.Fatal(err)
 	}
 	w.inbox = engine.NewInbox(w.eng, engine.InboxOptions{Workers: 2})
-	w.slack = slack.New(w.host(w.inbox), slack.Config{ClientID: clientID, ClientSecret: clientSecret, SigningSecret: signingSecret,
-		APIURL: w.fake.APIURL()})
+	cfg := slack.Config{ClientID: clientID, ClientSecret: clientSecret, SigningSecret: signingSecret, APIURL: w.fake.APIURL()}
+	if over == socketMode {
+		cfg.SigningSecret, cfg.AppToken = "", w.fake.AppToken()
+	}
+	w.slack = slack.New(w.host(w.inbox), cfg)
 	if err := w.eng.Register(w.slack); err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +134,9 @@ func newWorld(t *testing.T, kit string) *world {
 		}
 	})
 	mux.Handle("/", h.Router())
+	if over == socketMode {
+		w.runLinks()
+	}
 
 	w.founder = w.browser()
 	w.founder.signup("Ada Founder")
@@ -181,23 +212,63 @@ func (w *world) slackUser(memberID int64) string {
 	return ids[memberID].ExternalID
 }
 
-// send delivers an event to the events endpoint and waits until it has been processed.
+// runLinks runs the app's long-lived links (its Socket Mode connection) as the runtime would
+// in a server process, until the test ends, and waits for the connection.
+func (w *world) runLinks() {
+	w.t.Helper()
+	links, err := w.slack.Links(ctx)
+	if err != nil || len(links) != 1 {
+		w.t.Fatalf("socket mode links: %v %v", links, err)
+	}
+	linkCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- links[0].Run(linkCtx) }()
+	w.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			w.t.Errorf("socket mode link: %v", err)
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for w.fake.SocketConnections() == 0 {
+		if time.Now().After(deadline) {
+			w.t.Fatal("the app did not open a Socket Mode connection")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// send delivers an event over the world's transport and waits until it has been processed.
 func (w *world) send(ev slackfake.Event, err error) {
 	w.t.Helper()
 	if err != nil {
 		w.t.Fatalf("user action: %v", err)
 	}
+	w.deliverEvent(ev)
+	w.flush()
+}
+
+// deliverEvent hands an event to the server over the world's transport: a signed request
+// answered 200, or a Socket Mode envelope the app acknowledged.
+func (w *world) deliverEvent(ev slackfake.Event) {
+	w.t.Helper()
+	if w.over == socketMode {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if _, err := w.fake.SendSocketEvent(c, ev); err != nil {
+			w.t.Fatal(err)
+		}
+		return
+	}
 	resp, err := w.fake.SendEvent(ctx, w.srv.URL+slack.EventsPath, signingSecret, ev)
 	w.expect(resp, err, http.StatusOK)
-	w.flush()
 }
 
 // sendEchoes delivers every event our own calls caused, as Slack would.
 func (w *world) sendEchoes() {
 	w.t.Helper()
 	for _, ev := range w.fake.Echoes() {
-		resp, err := w.fake.SendEvent(ctx, w.srv.URL+slack.EventsPath, signingSecret, ev)
-		w.expect(resp, err, http.StatusOK)
+		w.deliverEvent(ev)
 	}
 	w.flush()
 }
@@ -223,8 +294,16 @@ func (w *world) click(user, channel, ts, actionID string) {
 	if err != nil {
 		w.t.Fatalf("click %s: %v", actionID, err)
 	}
-	resp, err := w.fake.SendInteraction(ctx, w.srv.URL+slack.InteractionsPath, signingSecret, p)
-	w.expect(resp, err, http.StatusOK)
+	if w.over == socketMode {
+		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := w.fake.SendSocketInteraction(c, p); err != nil {
+			w.t.Fatal(err)
+		}
+	} else {
+		resp, err := w.fake.SendInteraction(ctx, w.srv.URL+slack.InteractionsPath, signingSecret, p)
+		w.expect(resp, err, http.StatusOK)
+	}
 	w.flush()
 }
 

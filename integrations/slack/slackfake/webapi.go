@@ -69,6 +69,8 @@ func (s *Server) handler(method string) (func(*request) reply, bool) {
 		return s.usersInfo, true
 	case "oauth.v2.access":
 		return s.oauthV2Access, true
+	case "apps.connections.open":
+		return s.appsConnectionsOpen, true
 	}
 	return nil, false
 }
