@@ -70,7 +70,8 @@ type LinkHolder interface {
 
 // Link is one long-lived connection.
 type Link struct {
-	// Key names the link across the server ("slack:socket-mode", "reddit:poll:<subreddit>").
+	// Key names the link across the server: the platform's name, then what it is for
+	// ("<platform>:socket-mode", "<platform>:poll:<space>").
 	Key string
 	// Run keeps the connection until ctx ends (the lease was lost, the process stops, the
 	// link is no longer listed) or the connection fails; a failed link is started again.
@@ -79,12 +80,12 @@ type Link struct {
 
 // PlatformInfo describes a platform to people.
 type PlatformInfo struct {
-	Label string // "Slack"
-	Space string // what one connection is called: "workspace", "server", "subreddit"
+	Label string // the platform's name for people
+	Space string // what one connection is called ("workspace"), in the platform's own words
 	// Connect is how a community connects: ConnectOAuth (consent on the platform's own page)
 	// or ConnectForm (credentials typed into Fields, checked with the platform first).
 	Connect      string
-	ConnectLabel string            // the connect button: "Add to Slack"
+	ConnectLabel string            // the connect button, in the platform's words
 	Fields       []CredentialField // the credentials form of a ConnectForm platform
 	// SignIn is set when people can sign in with the platform and link their account to a
 	// member by OAuth.

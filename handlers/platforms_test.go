@@ -31,8 +31,21 @@ type testPlugin struct {
 	callback string
 	consent  *httptest.Server
 
+	// form makes it a platform connected by a credentials form (a space and its secret)
+	// instead of a consent page.
+	form bool
+
 	mu    sync.Mutex
 	codes map[string]string // code → user who consented
+}
+
+func (p *testPlugin) Info() engine.PlatformInfo {
+	info := p.Platform.Info()
+	if p.form {
+		info.Connect, info.ConnectLabel = engine.ConnectForm, "Connect the space"
+		info.Fields = []engine.CredentialField{{Name: "space", Label: "Space id"}, {Name: "secret", Label: "Space secret", Secret: true, Help: "from the space's settings"}}
+	}
+	return info
 }
 
 const (
@@ -75,6 +88,13 @@ func (p *testPlugin) user(in url.Values) (string, error) {
 }
 
 func (p *testPlugin) Connect(ctx context.Context, c *models.Community, by *models.Member, in url.Values) (*models.PlatformConnection, error) {
+	if p.form { // checked with the platform before anything is stored
+		if in.Get("space") != testSpace || in.Get("secret") != "s3cret" {
+			return nil, models.Invalid("secret", "the platform did not accept this space id and secret")
+		}
+		conn := &models.PlatformConnection{CommunityID: c.ID, Platform: "test", ExternalID: testSpace, Name: "Test space", Status: models.ConnectionAwaiting}
+		return conn, p.eng.Store().SaveConnection(ctx, conn, map[string]string{"secret": in.Get("secret")})
+	}
 	u, err := p.user(in)
 	if err != nil {
 		return nil, err
@@ -189,9 +209,14 @@ func (p *testPlugin) Receive(ctx context.Context, d models.InboundDelivery) erro
 }
 
 func newTestPluginApp(t *testing.T) (*testApp, *testPlugin) {
+	return newTestPluginAppWith(t, false)
+}
+
+func newTestPluginAppWith(t *testing.T, form bool) (*testApp, *testPlugin) {
 	var tp *testPlugin
 	app := newPluginApp(t, func(h engine.Host) []plugin {
 		tp = newTestPlugin(t, h)
+		tp.form = form
 		return []plugin{{Platform: tp, Connector: tp}}
 	})
 	return app, tp
@@ -376,5 +401,57 @@ func TestAPlatformIsOnePlugin(t *testing.T) {
 	app.store.DB().Where("community_id = ? AND type = ?", comm.ID, "test.post_message").Find(&posts)
 	if len(posts) != 1 {
 		t.Fatalf("%d posts governed; none once disconnecting was decided", len(posts))
+	}
+}
+
+// TestPlatformConnectedByCredentials: a platform without a consent page is connected with a
+// credentials form on its page. Credentials the platform refuses are an error on the form,
+// which keeps what was typed except the secret, and store and propose nothing; accepted
+// ones are stored encrypted and proposed.
+func TestPlatformConnectedByCredentials(t *testing.T) {
+	app, _ := newTestPluginAppWith(t, true)
+	ctx := context.Background()
+	b := app.browser()
+	b.signup("Ada Founder")
+	slug := b.createCommunityWithKit("Form Club", engine.KitDemocracy)
+	comm, _ := app.store.CommunityBySlug(ctx, slug)
+	_, page := b.get("/c/" + slug + "/platforms/test")
+	if page.Find(`form[action="/c/`+slug+`/platforms/test/connect"] input[name="secret"][type="password"]`).Length() != 1 ||
+		page.Find(`label[for="f-space"]`).Text() != "Space id" {
+		t.Fatalf("no credentials form:\n%s", page.Text())
+	}
+	if status, _ := b.get("/c/" + slug + "/platforms/test/connect"); status != http.StatusNotFound {
+		t.Fatalf("a form platform has no consent page to go to: %d", status)
+	}
+	if resp, _ := b.post("/c/"+slug+"/platforms/test/connect", url.Values{"space": {testSpace}, "secret": {"s3cret"}, "csrf_token": {"forged"}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("without the CSRF token: %d", resp.StatusCode)
+	}
+	resp, doc := b.post("/c/"+slug+"/platforms/test/connect", url.Values{"space": {testSpace}, "secret": {"guessed"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(doc.Find("#e-secret").Text(), "did not accept") {
+		t.Fatalf("refused credentials: %d\n%s", resp.StatusCode, doc.Text())
+	}
+	if v, _ := doc.Find(`#f-space`).Attr("value"); v != testSpace {
+		t.Fatalf("the typed space id is lost: %q", v)
+	}
+	if v, _ := doc.Find(`#f-secret`).Attr("value"); v != "" {
+		t.Fatal("the secret was sent back in the page")
+	}
+	if n := app.count("platform_connections") + app.count("actions"); n != 0 {
+		t.Fatalf("refused credentials stored or proposed something: %d rows", n)
+	}
+	resp, _ = b.post("/c/"+slug+"/platforms/test/connect", url.Values{"space": {testSpace}, "secret": {"s3cret"}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/c/"+slug+"/platforms/test?done=proposed" {
+		t.Fatalf("accepted credentials: %d → %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	conn, err := app.store.ConnectionOf(ctx, comm.ID, "test")
+	if err != nil || conn.Status != models.ConnectionAwaiting || strings.Contains(string(conn.Credentials), "s3cret") {
+		t.Fatalf("connection %+v %v (credentials must be encrypted)", conn, err)
+	}
+	var creds map[string]string
+	if err := app.store.Credentials(conn, &creds); err != nil || creds["secret"] != "s3cret" {
+		t.Fatalf("stored credentials %v %v", creds, err)
+	}
+	if _, page := b.get("/c/" + slug + "/platforms/test?done=proposed"); !strings.Contains(page.Text(), "Connecting it is now a proposal") {
+		t.Fatalf("page after proposing:\n%s", page.Text())
 	}
 }

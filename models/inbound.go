@@ -11,7 +11,7 @@ import (
 // restart or a second replica behaves the same: deliveries already seen, echoes we expect,
 // parts of effects already sent, and channel names and topics.
 
-// RecordDelivery remembers an inbound delivery key (a Slack event id, a request signature)
+// RecordDelivery remembers an inbound delivery key (a platform's event id, a request signature)
 // until expires. It reports false when the key was already recorded: a retry, a duplicate
 // or a replay. Concurrent replicas agree, as the key is the table's primary key.
 func (s *Store) RecordDelivery(ctx context.Context, platform, key string, expires time.Time) (bool, error) {
@@ -139,7 +139,7 @@ func (s *Store) ConsumeEcho(ctx context.Context, connectionID int64, key string,
 	return res.RowsAffected > 0, nil
 }
 
-// ForgetEcho drops an expectation whose call certainly did not happen (Slack refused it).
+// ForgetEcho drops an expectation whose call certainly did not happen (the platform refused it).
 func (s *Store) ForgetEcho(ctx context.Context, connectionID int64, key string) error {
 	return s.q(ctx).Exec(`DELETE FROM platform_echoes WHERE id = (SELECT id FROM platform_echoes
 		WHERE connection_id = ? AND echo_key = ? ORDER BY id DESC LIMIT 1)`, connectionID, key).Error

@@ -14,13 +14,14 @@ import (
 	"gorm.io/gorm"
 )
 
-// PlatformConnection is a connected Slack workspace, Discord guild or subreddit. Its
-// credentials (tokens) are stored encrypted with AES-GCM under the server's secret key.
+// PlatformConnection is a community's connection to a platform (a workspace, a server, a
+// forum: whatever the platform calls one). Its credentials (tokens) are stored encrypted
+// with AES-GCM under the server's secret key.
 type PlatformConnection struct {
 	ID          int64
 	CommunityID int64
-	Platform    string // "slack", "discord", "reddit"
-	ExternalID  string // team id, guild id, subreddit name
+	Platform    string // the platform's name (engine.Platform.Name)
+	ExternalID  string // the platform's id for it (a team id)
 	Name        string
 	BotUserID   string // the platform user our own calls appear as, to ignore our echoes
 	Credentials []byte `json:"-"` // sealed JSON
@@ -156,7 +157,7 @@ func (s *Store) Connections(ctx context.Context, communityID int64) ([]PlatformC
 	return cs, err
 }
 
-// ConnectionByExternalID finds the connection of a platform account (a Slack team id...).
+// ConnectionByExternalID finds the connection of a platform account by the platform's id.
 func (s *Store) ConnectionByExternalID(ctx context.Context, platform, externalID string) (*PlatformConnection, error) {
 	var c PlatformConnection
 	if err := s.q(ctx).Where("platform = ? AND external_id = ?", platform, externalID).First(&c).Error; err != nil {

@@ -1,5 +1,5 @@
 // Package enginetest provides a platform for engine tests that records every call instead
-// of talking to Slack or Discord, and helpers to set up governed communities.
+// of talking to a real platform, and helpers to set up governed communities.
 package enginetest
 
 import (
