@@ -141,7 +141,7 @@ func (r *Runtime) kick() {
 // Start records this process's first heartbeat and runs the check job, the delivery loop,
 // the inbox and the heartbeat loop (which also runs the platforms' links) until Stop.
 func (r *Runtime) Start(ctx context.Context) error {
-	if err := r.e.store.Beat(ctx, r.opts.Instance, r.e.Now()); err != nil {
+	if _, err := r.e.store.Beat(ctx, r.opts.Instance, r.e.Now()); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -170,8 +170,15 @@ func (r *Runtime) heartbeatLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		now := r.e.Now()
-		if err := r.e.store.Beat(ctx, r.opts.Instance, now); err != nil && ctx.Err() == nil {
+		switch known, err := r.e.store.Beat(ctx, r.opts.Instance, now); {
+		case err != nil && ctx.Err() == nil:
 			r.e.log.Warn("record heartbeat", "err", err)
+		case err == nil && !known:
+			// Another process took this one for dead: its heartbeat was late (an overloaded
+			// machine, a stalled database). What it held was handed back, so a delivery it
+			// was making may be made again, reconciled with the platform.
+			r.e.log.Error("this process's heartbeat was late and its claims were handed to others", "instance", r.opts.Instance,
+				"heartbeat_timeout", r.opts.HeartbeatTimeout)
 		}
 		released, err := r.e.store.ReleaseDeadClaims(ctx, now.Add(-r.opts.HeartbeatTimeout), now)
 		switch {

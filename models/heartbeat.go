@@ -12,14 +12,23 @@ import (
 // lost machine), and any other process hands its claims back at once instead of waiting for
 // them to expire. A live process's claims are never taken: its heartbeat is fresh.
 
-// Beat records that a process is alive at now.
-func (s *Store) Beat(ctx context.Context, instance string, now time.Time) error {
-	err := s.q(ctx).Exec(`INSERT INTO heartbeats (instance, started_at, seen_at) VALUES (?, ?, ?)
+// Beat records that a process is alive at now. It reports false when the process had no
+// heartbeat row: its first beat, or one after the others took it for dead (its beats were
+// late) and handed its claims back.
+func (s *Store) Beat(ctx context.Context, instance string, now time.Time) (known bool, err error) {
+	res := s.q(ctx).Exec("UPDATE heartbeats SET seen_at = ? WHERE instance = ?", now.UTC(), instance)
+	if res.Error != nil {
+		return false, fmt.Errorf("heartbeat: %w", res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return true, nil
+	}
+	err = s.q(ctx).Exec(`INSERT INTO heartbeats (instance, started_at, seen_at) VALUES (?, ?, ?)
 		ON CONFLICT (instance) DO UPDATE SET seen_at = excluded.seen_at`, instance, now.UTC(), now.UTC()).Error
 	if err != nil {
-		return fmt.Errorf("heartbeat: %w", err)
+		return false, fmt.Errorf("heartbeat: %w", err)
 	}
-	return nil
+	return false, nil
 }
 
 // EndInstance removes the heartbeat of a process that stopped and handed its claims back.

@@ -41,9 +41,15 @@ func (s *Slack) handleEvent(ctx context.Context, body []byte, receipt *engine.Re
 		}
 		return s.store.SetConnectionStatus(ctx, ws.conn.ID, "disconnected: the app was uninstalled from Slack")
 	}
-	// Before the community approves the workspace, what happens there is not governed.
-	if governed, err := s.eng.Governs(ctx, ws.conn); err != nil || !governed {
+	// Before the community approves the workspace, what happens there is not governed: what
+	// members do is refused (and counted on the workspace's page), the rest is dropped.
+	switch {
+	case ws.conn.Governed():
+	case head.Type == "message" || head.Type == "member_joined_channel" || head.Type == "pin_added":
+		_, err := s.eng.Governs(ctx, ws.conn)
 		return err
+	default:
+		return nil
 	}
 	switch head.Type {
 	case "message":

@@ -229,7 +229,7 @@ func (w *world) runLinks() {
 			w.t.Errorf("socket mode link: %v", err)
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for w.fake.SocketConnections() == 0 {
 		if time.Now().After(deadline) {
 			w.t.Fatal("the app did not open a Socket Mode connection")
@@ -253,7 +253,7 @@ func (w *world) send(ev slackfake.Event, err error) {
 func (w *world) deliverEvent(ev slackfake.Event) {
 	w.t.Helper()
 	if w.over == socketMode {
-		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if _, err := w.fake.SendSocketEvent(c, ev); err != nil {
 			w.t.Fatal(err)
@@ -295,7 +295,7 @@ func (w *world) click(user, channel, ts, actionID string) {
 		w.t.Fatalf("click %s: %v", actionID, err)
 	}
 	if w.over == socketMode {
-		c, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if err := w.fake.SendSocketInteraction(c, p); err != nil {
 			w.t.Fatal(err)
@@ -321,7 +321,7 @@ func (w *world) expect(resp *http.Response, err error, status int) {
 
 func (w *world) flush() {
 	w.t.Helper()
-	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := w.inbox.Flush(c); err != nil {
 		w.t.Fatal(err)

@@ -34,7 +34,7 @@ func TestSocketModeConnection(t *testing.T) {
 		t.Fatal("the connection was not opened with the app-level token")
 	}
 
-	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	_, env := w.postEvent("alice", "over the socket")
 	if err := w.fake.SendSocketEnvelope(c, env); err != nil {
@@ -53,7 +53,7 @@ func TestSocketModeConnection(t *testing.T) {
 
 	// Slack refreshes the connection: the app opens a new one and events keep flowing.
 	w.fake.SocketDisconnect("refresh_requested")
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for w.fake.CallCount("apps.connections.open") < 2 || w.fake.SocketConnections() != 1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("no reconnection: %d opens, %d connections", w.fake.CallCount("apps.connections.open"), w.fake.SocketConnections())
