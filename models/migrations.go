@@ -48,6 +48,11 @@ const migrationLockKey = 7_243_771_001
 // from several processes at once.
 func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 	db := s.q(ctx)
+	// An up-to-date database needs no lock: a restarted replica does not queue behind
+	// another process's migration to find nothing to do.
+	if pending, err := s.PendingMigrations(ctx); err == nil && len(pending) == 0 {
+		return nil, nil
+	}
 	if s.Dialect() == DialectPostgres {
 		// Session-level advisory locks belong to one connection, so hold one connection.
 		conn, err := db.DB()
