@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -202,10 +203,46 @@ func currentMember(c *gin.Context) *models.Member {
 
 func csrfToken(c *gin.Context) string { return c.GetString(keyCSRF) }
 
-// safeNext keeps post-sign-in redirects on this site.
+// safeNext keeps post-sign-in redirects on this site: it returns next only when it is a
+// path on this site, and "/" otherwise. Browsers drop tabs and newlines from a URL and read
+// a backslash as a slash, so "/\t/evil.example" or "/\\evil.example" would become
+// "//evil.example", another site: any control character or backslash is refused, in next
+// and in every percent-decoding of it (a double-encoded form decodes to one).
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/"
+	const fallback = "/"
+	if !strings.HasPrefix(next, "/") || len(next) > 2048 {
+		return fallback
+	}
+	for form, i := next, 0; ; i++ {
+		if !sameSitePath(form) || i == 5 { // five layers of encoding are an attack, not a link
+			return fallback
+		}
+		decoded, err := url.PathUnescape(form)
+		if err != nil {
+			return fallback
+		}
+		if decoded == form {
+			break
+		}
+		form = decoded
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return fallback
 	}
 	return next
+}
+
+// sameSitePath tells whether s reads as a path on this site in every browser: it starts
+// with one slash and holds no control character, backslash or invalid UTF-8.
+func sameSitePath(s string) bool {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\\' || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
 }
