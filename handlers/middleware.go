@@ -88,6 +88,30 @@ func limitBody(c *gin.Context) {
 	c.Next()
 }
 
+// refuseUnreadableURL answers 400 to an address whose path or query holds invalid UTF-8 or
+// a control character: no route names such a thing, and PostgreSQL cannot even compare
+// with it (a NUL in a slug or a filter failed the whole query with a 500).
+func (h *Handler) refuseUnreadableURL(c *gin.Context) {
+	bad := models.TextProblem(c.Request.URL.Path)
+	for k, vs := range c.Request.URL.Query() {
+		for _, v := range append(vs, k) {
+			if bad == "" {
+				bad = models.TextProblem(v)
+			}
+		}
+	}
+	if bad == "" {
+		c.Next()
+		return
+	}
+	err := fmt.Errorf("the address %s: %w", bad, errBadRequest)
+	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+		h.apiFail(c, err)
+		return
+	}
+	h.pageFail(c, err)
+}
+
 // loadSession resolves the session cookie to an account, if any.
 func (h *Handler) loadSession(c *gin.Context) {
 	if token, err := c.Cookie(sessionCookie); err == nil && token != "" {

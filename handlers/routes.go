@@ -14,7 +14,7 @@ import (
 // Router lists every route of the server.
 func (h *Handler) Router() *gin.Engine {
 	r := gin.New()
-	r.Use(h.recoverPanics, h.logRequests, limitBody)
+	r.Use(h.recoverPanics, h.logRequests, h.refuseUnreadableURL, limitBody)
 	r.HandleMethodNotAllowed = true
 
 	r.GET("/healthz", h.healthz)

@@ -92,6 +92,9 @@ func (s *Store) Authenticate(ctx context.Context, email, password string) (*Acco
 
 // AccountByEmail finds an account by email (case-insensitive).
 func (s *Store) AccountByEmail(ctx context.Context, email string) (*Account, error) {
+	if LineProblem(email) != "" { // no account has one; PostgreSQL cannot even compare with it
+		return nil, fmt.Errorf("account: %w", ErrNotFound)
+	}
 	var a Account
 	if err := s.q(ctx).Where("email = ?", strings.ToLower(strings.TrimSpace(email))).First(&a).Error; err != nil {
 		return nil, notFound(err, "account")
