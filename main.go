@@ -123,7 +123,7 @@ func secretKey(configured, dataDir string, log *slog.Logger) ([]byte, error) {
 		return nil, err
 	}
 	key := hex.EncodeToString(raw)
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
 	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {

@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +146,24 @@ func TestServeWiresSlack(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(page.String(), "/signin/slack") {
 		t.Fatal("the sign-in page does not offer Sign in with Slack")
+	}
+}
+
+// TestGeneratedSecretKeyIsPrivate: on first start the data folder is created 0700 and the
+// generated secret key 0600, so other users of the machine cannot read either.
+func TestGeneratedSecretKeyIsPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"POLICYKIT_DATA_DIR": dir}
+	if _, err := loadConfig(func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "secret.key"): 0o600} {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Mode().Perm(); got != want {
+			t.Errorf("%s has mode %o, want %o", path, got, want)
+		}
 	}
 }
