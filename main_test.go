@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"policykit/models"
 	"policykit/models/modelstest"
 )
 
@@ -165,5 +166,54 @@ func TestGeneratedSecretKeyIsPrivate(t *testing.T) {
 		if got := info.Mode().Perm(); got != want {
 			t.Errorf("%s has mode %o, want %o", path, got, want)
 		}
+	}
+}
+
+// TestCLIInstanceAdmins: `user create --admin` makes an administrator, `user admin` grants
+// it to an existing account and `--revoke` takes it away; the website can do neither.
+func TestCLIInstanceAdmins(t *testing.T) {
+	dsn := modelstest.DSN(t)
+	env := map[string]string{"DATABASE_URL": dsn, "POLICYKIT_DATA_DIR": t.TempDir(),
+		"POLICYKIT_SECRET_KEY": strings.Repeat("k", 32), "POLICYKIT_LOG_LEVEL": "warn"}
+	getenv := func(k string) string { return env[k] }
+	ctx := context.Background()
+	var out, logs bytes.Buffer
+	cli := func(stdin string, args ...string) error {
+		out.Reset()
+		return run(ctx, args, getenv, strings.NewReader(stdin), &out, &logs)
+	}
+	if err := cli("a long password\n", "user", "create", "--email", "root@example.org", "--name", "Root", "--password-stdin", "--admin"); err != nil {
+		t.Fatalf("user create --admin: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(out.String(), "administrator") {
+		t.Errorf("user create --admin said %q", out.String())
+	}
+	if err := cli("another long password\n", "user", "create", "--email", "ops@example.org", "--name", "Ops", "--password-stdin"); err != nil {
+		t.Fatal(err)
+	}
+	isAdmin := func(email string) bool {
+		t.Helper()
+		store, err := models.Open(ctx, dsn, []byte(env["POLICYKIT_SECRET_KEY"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		a, err := store.AccountByEmail(ctx, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.IsAdmin
+	}
+	if !isAdmin("root@example.org") || isAdmin("ops@example.org") {
+		t.Fatal("after create: want root an administrator and ops not")
+	}
+	if err := cli("", "user", "admin", "--email", "OPS@example.org"); err != nil || !isAdmin("ops@example.org") {
+		t.Fatalf("user admin: %v, admin=%v", err, isAdmin("ops@example.org"))
+	}
+	if err := cli("", "user", "admin", "--email", "root@example.org", "--revoke"); err != nil || isAdmin("root@example.org") {
+		t.Fatalf("user admin --revoke: %v, admin=%v", err, isAdmin("root@example.org"))
+	}
+	if err := cli("", "user", "admin", "--email", "nobody@example.org"); err == nil {
+		t.Error("user admin for an unknown email succeeded")
 	}
 }

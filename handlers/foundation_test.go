@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -232,9 +233,22 @@ func TestRuntimeStatusPage(t *testing.T) {
 		t.Fatalf("runtime page for a visitor: %d, want a redirect to sign in", status)
 	}
 	b.signup("Operator")
+	// A signed-in account that is no instance administrator finds no such page.
+	if status, doc := b.get("/admin/runtime"); status != http.StatusNotFound || doc.Find("#outbox-h").Length() != 0 {
+		t.Fatalf("runtime page for a plain account: %d, want 404", status)
+	}
+	if _, err := app.store.SetAdmin(context.Background(), "operator@example.org", true); err != nil {
+		t.Fatal(err)
+	}
 	status, doc := b.get("/admin/runtime")
 	if status != http.StatusOK || !strings.Contains(doc.Find("h1").Text(), "Runtime status") || doc.Find("#outbox-h").Length() != 1 {
-		t.Fatalf("runtime page: %d", status)
+		t.Fatalf("runtime page for an administrator: %d", status)
+	}
+	if _, err := app.store.SetAdmin(context.Background(), "operator@example.org", false); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := b.get("/admin/runtime"); status != http.StatusNotFound {
+		t.Fatalf("runtime page after revoking: %d, want 404", status)
 	}
 }
 

@@ -170,6 +170,16 @@ func (h *Handler) requireAccount(c *gin.Context) {
 	c.Next()
 }
 
+// requireAdmin lets only instance administrators through; to anyone else a server-wide
+// page does not exist (404), as it would not for a community they are not in.
+func (h *Handler) requireAdmin(c *gin.Context) {
+	if acct := currentAccount(c); acct == nil || !acct.IsAdmin {
+		h.pageFail(c, fmt.Errorf("page: %w", models.ErrNotFound))
+		return
+	}
+	c.Next()
+}
+
 // requireMember loads the community named in the URL and the caller's membership. A
 // community the caller does not belong to answers 404, exactly like one that does not exist.
 func (h *Handler) requireMember(fail func(*gin.Context, error)) gin.HandlerFunc {

@@ -57,7 +57,7 @@ func (h *Handler) Router() *gin.Engine {
 	signedIn.GET("/communities/new", h.newCommunityForm)
 	signedIn.POST("/communities", h.createCommunity)
 	signedIn.POST("/invite/:code", h.acceptInvite)
-	signedIn.GET("/admin/runtime", h.runtimeStatus)
+	signedIn.GET("/admin/runtime", h.requireAdmin, h.runtimeStatus)
 	signedIn.GET("/account/tokens", h.tokens)
 	signedIn.POST("/account/tokens", h.createToken)
 	signedIn.POST("/account/tokens/:id/revoke", h.revokeToken)

@@ -21,8 +21,10 @@ type Account struct {
 	Email        string
 	Name         string
 	PasswordHash string `json:"-"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// IsAdmin marks an instance administrator (server-wide pages); set from the command line.
+	IsAdmin   bool `json:"-"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // NewAccount is the input for signing up.
@@ -30,6 +32,7 @@ type NewAccount struct {
 	Email    string
 	Name     string
 	Password string
+	Admin    bool // an instance administrator (policykit user create --admin)
 }
 
 // MinPasswordLength is the shortest password accepted.
@@ -62,7 +65,7 @@ func (s *Store) CreateAccount(ctx context.Context, in NewAccount) (*Account, err
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	a := &Account{Email: in.Email, Name: in.Name, PasswordHash: string(hash)}
+	a := &Account{Email: in.Email, Name: in.Name, PasswordHash: string(hash), IsAdmin: in.Admin}
 	if err := s.q(ctx).Create(a).Error; err != nil {
 		if isDuplicate(err) {
 			return nil, Invalid("email", "an account with this email already exists")
@@ -100,6 +103,19 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (*Account, err
 		return nil, notFound(err, "account")
 	}
 	return &a, nil
+}
+
+// SetAdmin makes the account with this email an instance administrator, or no longer one.
+func (s *Store) SetAdmin(ctx context.Context, email string, admin bool) (*Account, error) {
+	a, err := s.AccountByEmail(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.q(ctx).Model(&Account{}).Where("id = ?", a.ID).Update("is_admin", admin).Error; err != nil {
+		return nil, fmt.Errorf("set admin: %w", err)
+	}
+	a.IsAdmin = admin
+	return a, nil
 }
 
 // AccountByID finds an account.

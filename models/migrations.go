@@ -26,6 +26,7 @@ var migrations = []migration{
 	{ID: "0004_web_indexes", SQL: schemaWebIndexes},
 	{ID: "0005_identities", SQL: schemaIdentities},
 	{ID: "0006_inbound_inbox", SQL: schemaInboundInbox},
+	{ID: "0007_instance_admins", SQL: schemaInstanceAdmins},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -489,4 +490,10 @@ ALTER TABLE inbound_deliveries ADD COLUMN body TEXT;
 ALTER TABLE inbound_deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE inbound_deliveries ADD COLUMN claimed_until {{time}};
 CREATE INDEX inbound_deliveries_unprocessed ON inbound_deliveries (claimed_until) WHERE body IS NOT NULL
+`
+
+// schemaInstanceAdmins marks the accounts that run the instance (server-wide pages such as
+// /admin/runtime); they are made on the command line, never on the website.
+const schemaInstanceAdmins = `
+ALTER TABLE accounts ADD COLUMN is_admin BOOLEAN NOT NULL DEFAULT FALSE
 `
