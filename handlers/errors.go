@@ -67,7 +67,7 @@ func publicMessage(status int, err error) string {
 // logIfInternal logs errors the user cannot fix.
 func (h *Handler) logIfInternal(c *gin.Context, status int, err error) {
 	if status >= 500 {
-		h.log.ErrorContext(c.Request.Context(), "request failed", slog.String("path", c.Request.URL.Path), slog.Any("err", err))
+		h.log.ErrorContext(c.Request.Context(), "request failed", slog.String("path", redactedURL(c)), slog.Any("err", err))
 	}
 }
 

@@ -36,6 +36,12 @@ type testApp struct {
 // newTestApp serves the app with the given platforms registered (none in production yet).
 func newTestApp(t *testing.T, platforms ...engine.Platform) *testApp {
 	t.Helper()
+	return newTestAppLogging(t, io.Discard, platforms...)
+}
+
+// newTestAppLogging is newTestApp with the server's log written to logs.
+func newTestAppLogging(t *testing.T, logs io.Writer, platforms ...engine.Platform) *testApp {
+	t.Helper()
 	gin.SetMode(gin.TestMode)
 	store := modelstest.Open(t)
 	app := &testApp{t: t, store: store}
@@ -48,7 +54,7 @@ func newTestApp(t *testing.T, platforms ...engine.Platform) *testApp {
 	}
 	app.engine = eng
 	h, err := handlers.New(handlers.Config{BaseURL: app.srv.URL, Version: "test"}, handlers.Deps{
-		Engine: eng, Store: store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Engine: eng, Store: store, Log: slog.New(slog.NewTextHandler(logs, nil)),
 		Templates: templates.FS, Static: static.FS, Registry: prometheus.NewRegistry(),
 	})
 	if err != nil {

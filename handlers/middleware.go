@@ -52,8 +52,74 @@ func (h *Handler) logRequests(c *gin.Context) {
 		level = slog.LevelError
 	}
 	h.log.LogAttrs(c.Request.Context(), level, "request",
-		slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
+		slog.String("method", c.Request.Method), slog.String("path", redactedURL(c)),
 		slog.Int("status", status), slog.Duration("duration", elapsed))
+}
+
+// redactedURL is the request's path and query as the logs may show them: a credential in
+// the address (an invite code, an unsubscribe or API token, an OAuth code or state) would
+// otherwise sit in every log collector. The one rule: a path parameter or query value whose
+// name is secretName is replaced by [redacted]; on a path no route matched, so whose
+// parameters are unknown, every segment that looks like a token (16 or more letters,
+// digits, '-' or '_') is.
+func redactedURL(c *gin.Context) string {
+	const redacted = "[redacted]"
+	var path string
+	if route := c.FullPath(); route != "" {
+		segs := strings.Split(route, "/")
+		for i, seg := range segs {
+			if name, ok := strings.CutPrefix(seg, ":"); ok {
+				segs[i] = c.Param(name)
+				if secretName(name) {
+					segs[i] = redacted
+				}
+			} else if name, ok := strings.CutPrefix(seg, "*"); ok {
+				segs[i] = strings.TrimPrefix(c.Param(name), "/")
+			}
+		}
+		path = strings.Join(segs, "/")
+	} else {
+		segs := strings.Split(c.Request.URL.Path, "/")
+		for i, seg := range segs {
+			if tokenLike(seg) {
+				segs[i] = redacted
+			}
+		}
+		path = strings.Join(segs, "/")
+	}
+	q := c.Request.URL.Query()
+	if len(q) == 0 {
+		return path
+	}
+	for k, vs := range q {
+		if secretName(k) {
+			for i := range vs {
+				vs[i] = redacted
+			}
+		}
+	}
+	return path + "?" + q.Encode()
+}
+
+// secretName tells whether a path parameter or query key carries a credential.
+func secretName(name string) bool {
+	switch strings.ToLower(name) {
+	case "code", "token", "state", "key", "secret", "signature", "sig", "password", "access_token", "id_token":
+		return true
+	}
+	return false
+}
+
+func tokenLike(seg string) bool {
+	if len(seg) < 16 {
+		return false
+	}
+	for _, r := range seg {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // recoverPanics turns a panic in a handler into a logged 500 instead of a dropped connection.
@@ -63,7 +129,7 @@ func (h *Handler) recoverPanics(c *gin.Context) {
 			if err, ok := r.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(r) // the client went away; let net/http handle it
 			}
-			h.log.Error("panic", slog.Any("panic", r), slog.String("path", c.Request.URL.Path), slog.String("stack", string(debug.Stack())))
+			h.log.Error("panic", slog.Any("panic", r), slog.String("path", redactedURL(c)), slog.String("stack", string(debug.Stack())))
 			if strings.HasPrefix(c.Request.URL.Path, "/api/") {
 				h.apiFail(c, fmt.Errorf("panic: %v", r))
 				return
