@@ -44,9 +44,9 @@ func TestRequestLogRedactsCredentials(t *testing.T) {
 	token := app.token("owner.person@example.org")
 
 	guest := app.browser()
-	guest.get("/invite/" + code)                                      // the invite page
-	guest.signup("Guest Person")                                      // then sign up
-	guest.post("/invite/"+code, nil)                                  // and accept
+	guest.get("/invite/" + code)     // the invite page
+	guest.signup("Guest Person")     // then sign up
+	guest.post("/invite/"+code, nil) // and accept
 	app.api(http.MethodPost, "/api/v1/invites/"+code+"/accept", token, nil, nil)
 	secrets := map[string]string{"invite code": code}
 	oauthCode, state := "oauth-code-0123456789abcdef", "state-0123456789abcdef"
