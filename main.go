@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -65,6 +66,9 @@ type config struct {
 	CheckInterval time.Duration
 	// Slack is the Slack app (SLACK_*); Slack is off unless its three secrets are set.
 	Slack slack.Config
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed
+	// (POLICYKIT_TRUSTED_PROXIES, comma-separated addresses or CIDR ranges).
+	TrustedProxies []string
 }
 
 func loadConfig(getenv func(string) string, log *slog.Logger) (config, error) {
@@ -80,6 +84,17 @@ func loadConfig(getenv func(string) string, log *slog.Logger) (config, error) {
 			return cfg, fmt.Errorf("POLICYKIT_CHECK_INTERVAL=%q: want a duration of at least 100ms, like 5s", v)
 		}
 		cfg.CheckInterval = d
+	}
+	for _, p := range strings.Split(getenv("POLICYKIT_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return cfg, fmt.Errorf("POLICYKIT_TRUSTED_PROXIES: %q is neither an address nor a CIDR range", p)
+			}
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
 	cfg.Slack = slack.Config{ClientID: getenv("SLACK_CLIENT_ID"), ClientSecret: getenv("SLACK_CLIENT_SECRET"),
 		SigningSecret: getenv("SLACK_SIGNING_SECRET"), APIURL: getenv("SLACK_API_URL")}
@@ -228,9 +243,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	h, err := handlers.New(handlers.Config{
-		BaseURL:       cfg.BaseURL,
-		SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://"),
-		Version:       version,
+		BaseURL:        cfg.BaseURL,
+		SecureCookies:  strings.HasPrefix(cfg.BaseURL, "https://"),
+		Version:        version,
+		TrustedProxies: cfg.TrustedProxies,
 	}, handlers.Deps{Engine: eng, Runtime: rt, Store: store, Log: log, Templates: templates.FS, Static: static.FS, Registry: reg})
 	if err != nil {
 		return err

@@ -68,6 +68,9 @@ func TestSignUpRejectsBadInputAndWritesNothing(t *testing.T) {
 		{"empty name", "name", url.Values{"name": {"   "}, "email": {"a@example.org"}, "password": {"long enough"}}},
 		{"overlong name", "name", url.Values{"name": {strings.Repeat("n", 81)}, "email": {"b@example.org"}, "password": {"long enough"}}},
 		{"short password", "password", url.Values{"name": {"B"}, "email": {"c@example.org"}, "password": {"short"}}},
+		{"nine characters", "password", url.Values{"name": {"B"}, "email": {"d@example.org"}, "password": {"ninechars"}}},
+		{"common password", "password", url.Values{"name": {"B"}, "email": {"e@example.org"}, "password": {"Password123"}}},
+		{"common digits", "password", url.Values{"name": {"B"}, "email": {"f@example.org"}, "password": {"1234567890"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,10 @@ type Config struct {
 	BaseURL       string // public URL, for invite links and OAuth callbacks
 	SecureCookies bool   // set cookies Secure (the site is served over TLS)
 	Version       string
+	// TrustedProxies are the addresses (or CIDR ranges) of reverse proxies whose
+	// X-Forwarded-For names the client; from anyone else the header is ignored, so a client
+	// cannot choose the address that sign-in throttling counts against.
+	TrustedProxies []string
 }
 
 // Handler serves every page and API route.

@@ -29,8 +29,12 @@ const (
 const (
 	sessionCookie = "pk_session"
 	csrfCookie    = "pk_csrf"
-	csrfHeader    = "X-CSRF-Token"
-	csrfField     = "csrf_token"
+	// deviceCookie marks a browser that has signed in to an account before (sign-in
+	// throttling treats it apart); it outlives sign-out.
+	deviceCookie         = "pk_device"
+	deviceCookieLifetime = 365 * 24 * time.Hour
+	csrfHeader           = "X-CSRF-Token"
+	csrfField            = "csrf_token"
 	// maxBodyBytes bounds every request body; webhooks and forms are far smaller.
 	maxBodyBytes = 1 << 20
 )

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -92,5 +93,50 @@ func TestBrowserTabRedirectStaysOnSite(t *testing.T) {
 		if "http://"+u.Host != app.srv.URL {
 			t.Errorf("next=%s took the browser to %s, off the site", next, u)
 		}
+	}
+}
+
+// TestSignInIsThrottled: a burst of wrong passwords (the probe sent 200 in 15 s, all
+// checked) is cut off with 429 and Retry-After after the free failures, whatever
+// X-Forwarded-For the client claims; the right password from the attacker's browser is
+// refused unchecked; the owner's browser that signed in before still signs in.
+func TestSignInIsThrottled(t *testing.T) {
+	app := newTestApp(t)
+	modelstest.Account(t, app.store, "Ada Lovelace")
+	owner := app.browser()
+	owner.get("/signin")
+	if resp, _ := owner.post("/signin", url.Values{"email": {"ada.lovelace@example.org"}, "password": {"correct horse battery"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("owner's first sign-in: %d", resp.StatusCode)
+	}
+	owner.post("/signout", nil)
+
+	attacker := app.browser()
+	attacker.get("/signin")
+	statuses := map[int]int{}
+	for i := range 30 {
+		form := url.Values{"email": {"ada.lovelace@example.org"}, "password": {"guess number " + strconv.Itoa(i)}, "csrf_token": {attacker.csrf}}
+		req, _ := http.NewRequest(http.MethodPost, app.srv.URL+"/signin", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", "203.0.113."+strconv.Itoa(i)) // not a trusted proxy: ignored
+		resp, err := attacker.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if statuses[http.StatusUnauthorized] > 6 || statuses[http.StatusTooManyRequests] < 24 {
+		t.Fatalf("30 wrong passwords in a burst: %v, want at most 6 checked (401) and the rest refused (429)", statuses)
+	}
+	resp, doc := attacker.post("/signin", url.Values{"email": {"ada.lovelace@example.org"}, "password": {"correct horse battery"}})
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(doc.Find("[role=alert]").Text(), "Too many failed sign-ins") {
+		t.Fatalf("right password from the attacker's browser during the block: %d %q", resp.StatusCode, doc.Find("[role=alert]").Text())
+	}
+	owner.get("/signin")
+	if resp, _ := owner.post("/signin", url.Values{"email": {"ada.lovelace@example.org"}, "password": {"correct horse battery"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the owner's own browser during the attack: %d, want signed in", resp.StatusCode)
 	}
 }

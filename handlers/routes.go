@@ -14,6 +14,10 @@ import (
 // Router lists every route of the server.
 func (h *Handler) Router() *gin.Engine {
 	r := gin.New()
+	if err := r.SetTrustedProxies(h.cfg.TrustedProxies); err != nil {
+		h.log.Error("POLICYKIT_TRUSTED_PROXIES: trusting no proxy", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.Use(h.recoverPanics, h.logRequests, h.refuseUnreadableURL, limitBody)
 	r.HandleMethodNotAllowed = true
 

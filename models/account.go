@@ -9,7 +9,6 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
@@ -35,9 +34,6 @@ type NewAccount struct {
 	Admin    bool // an instance administrator (policykit user create --admin)
 }
 
-// MinPasswordLength is the shortest password accepted.
-const MinPasswordLength = 8
-
 // Validate normalises the input and checks it.
 func (n *NewAccount) Validate() error {
 	v := &ValidationError{}
@@ -47,11 +43,8 @@ func (n *NewAccount) Validate() error {
 	}
 	n.Name = strings.TrimSpace(n.Name)
 	CheckName(v, "name", n.Name, 80)
-	switch l := utf8.RuneCountInString(n.Password); {
-	case l < MinPasswordLength:
-		v.Add("password", fmt.Sprintf("must be at least %d characters", MinPasswordLength))
-	case len(n.Password) > 72: // bcrypt's limit
-		v.Add("password", "must be at most 72 bytes")
+	if msg := PasswordProblem(n.Password, n.Email, n.Name); msg != "" {
+		v.Add("password", msg)
 	}
 	return v.OrNil()
 }
@@ -75,22 +68,27 @@ func (s *Store) CreateAccount(ctx context.Context, in NewAccount) (*Account, err
 	return a, nil
 }
 
-// Authenticate checks an email and password. Any mismatch is ErrUnauthorized, without
-// saying which part was wrong.
+// Authenticate checks an email and password, without throttling (the sign-in form uses
+// SignIn). Any mismatch is ErrUnauthorized, without saying which part was wrong.
 func (s *Store) Authenticate(ctx context.Context, email, password string) (*Account, error) {
 	a, err := s.AccountByEmail(ctx, email)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			// Spend the same time as a real check so timing does not reveal which emails exist.
-			_ = bcrypt.CompareHashAndPassword([]byte("$2a$10$g1Z/FAwk0/.WtBa/HqnZVeMZKHX6TnNuk0MWcZkuGKsVuqiNC/JjO"), []byte(password))
-			return nil, fmt.Errorf("wrong email or password: %w", ErrUnauthorized)
-		}
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(password)) != nil {
+	if !passwordMatches(a, password) {
 		return nil, fmt.Errorf("wrong email or password: %w", ErrUnauthorized)
 	}
 	return a, nil
+}
+
+// passwordMatches checks a password against an account's hash. A missing account (nil) is
+// compared against a dummy hash, so timing does not reveal which emails exist.
+func passwordMatches(a *Account, password string) bool {
+	hash := []byte("$2a$10$g1Z/FAwk0/.WtBa/HqnZVeMZKHX6TnNuk0MWcZkuGKsVuqiNC/JjO")
+	if a != nil {
+		hash = []byte(a.PasswordHash)
+	}
+	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && a != nil
 }
 
 // AccountByEmail finds an account by email (case-insensitive).

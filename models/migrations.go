@@ -27,6 +27,7 @@ var migrations = []migration{
 	{ID: "0005_identities", SQL: schemaIdentities},
 	{ID: "0006_inbound_inbox", SQL: schemaInboundInbox},
 	{ID: "0007_instance_admins", SQL: schemaInstanceAdmins},
+	{ID: "0008_signin_failures", SQL: schemaSignInFailures},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -496,4 +497,16 @@ CREATE INDEX inbound_deliveries_unprocessed ON inbound_deliveries (claimed_until
 // /admin/runtime); they are made on the command line, never on the website.
 const schemaInstanceAdmins = `
 ALTER TABLE accounts ADD COLUMN is_admin BOOLEAN NOT NULL DEFAULT FALSE
+`
+
+// schemaSignInFailures counts failed sign-ins per account, device and client address, for
+// throttling (models/signin.go); rows are forgotten a day after their last failure.
+const schemaSignInFailures = `
+CREATE TABLE signin_failures (
+	throttle_key TEXT PRIMARY KEY,
+	failures INTEGER NOT NULL,
+	blocked_until {{time}} NOT NULL,
+	last_failure_at {{time}} NOT NULL
+);
+CREATE INDEX signin_failures_last ON signin_failures (last_failure_at)
 `
