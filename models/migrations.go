@@ -16,6 +16,8 @@ import (
 type migration struct {
 	ID  string
 	SQL string
+	// Fill, if set, runs after SQL in the same transaction, for data only Go can compute.
+	Fill func(tx *gorm.DB) error
 }
 
 // migrations is the whole history of the schema, oldest first.
@@ -28,6 +30,7 @@ var migrations = []migration{
 	{ID: "0006_inbound_inbox", SQL: schemaInboundInbox},
 	{ID: "0007_instance_admins", SQL: schemaInstanceAdmins},
 	{ID: "0008_signin_failures", SQL: schemaSignInFailures},
+	{ID: "0009_document_html", SQL: schemaDocumentHTML, Fill: backfillDocumentHTML},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -83,6 +86,11 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 			for _, stmt := range splitStatements(ddl(s.Dialect(), m.SQL)) {
 				if err := tx.Exec(stmt).Error; err != nil {
 					return fmt.Errorf("%w\n%s", err, stmt)
+				}
+			}
+			if m.Fill != nil {
+				if err := m.Fill(tx); err != nil {
+					return err
 				}
 			}
 			return tx.Exec("INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)", m.ID, time.Now().UTC()).Error
@@ -509,4 +517,10 @@ CREATE TABLE signin_failures (
 	last_failure_at {{time}} NOT NULL
 );
 CREATE INDEX signin_failures_last ON signin_failures (last_failure_at)
+`
+
+// schemaDocumentHTML keeps each document version's rendered, sanitised HTML, so pages
+// never render markdown (backfilled for older versions by backfillDocumentHTML).
+const schemaDocumentHTML = `
+ALTER TABLE document_versions ADD COLUMN html TEXT NOT NULL DEFAULT ''
 `
