@@ -18,7 +18,7 @@ func (h *Handler) Router() *gin.Engine {
 		h.log.Error("POLICYKIT_TRUSTED_PROXIES: trusting no proxy", "err", err)
 		_ = r.SetTrustedProxies(nil)
 	}
-	r.Use(h.recoverPanics, h.logRequests, h.refuseUnreadableURL, limitBody)
+	r.Use(h.recoverPanics, h.logRequests, h.securityHeaders, h.refuseUnreadableURL, limitBody)
 	r.HandleMethodNotAllowed = true
 
 	r.GET("/healthz", h.healthz)
