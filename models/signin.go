@@ -75,6 +75,11 @@ type SignInAttempt struct {
 	Device string
 }
 
+type throttledKey struct {
+	key  string
+	rule throttleRule
+}
+
 type signinFailure struct {
 	ThrottleKey   string `gorm:"primaryKey"`
 	Failures      int
@@ -92,13 +97,14 @@ func (s *Store) SignIn(ctx context.Context, at SignInAttempt, now time.Time) (*A
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	personKey, personRule := "account:"+strings.ToLower(strings.TrimSpace(at.Email)), accountRule
+	personKey := "account:" + strings.ToLower(strings.TrimSpace(at.Email))
 	if acct != nil && s.deviceAccount(at.Device) == acct.ID {
 		personKey = "device:" + hashToken(at.Device)
 	}
-	keys := map[string]throttleRule{personKey: personRule, "address:" + addressKey(at.Address): addressRule}
+	// Always in this order, so two failures recorded at once lock the rows in one order.
+	keys := []throttledKey{{personKey, accountRule}, {"address:" + addressKey(at.Address), addressRule}}
 	var rows []signinFailure
-	if err := s.q(ctx).Where("throttle_key IN ?", []string{personKey, "address:" + addressKey(at.Address)}).Find(&rows).Error; err != nil {
+	if err := s.q(ctx).Where("throttle_key IN ?", []string{keys[0].key, keys[1].key}).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("read sign-in failures: %w", err)
 	}
 	var wait time.Duration
@@ -125,12 +131,13 @@ func (s *Store) SignIn(ctx context.Context, at SignInAttempt, now time.Time) (*A
 
 // recordFailures counts one more failure against each key and blocks it for its rule's
 // delay, forgetting failures older than throttleMemory.
-func (s *Store) recordFailures(ctx context.Context, keys map[string]throttleRule, now time.Time) error {
+func (s *Store) recordFailures(ctx context.Context, keys []throttledKey, now time.Time) error {
 	return s.Tx(ctx, func(tx *Store) error {
 		if err := tx.q(ctx).Where("last_failure_at < ?", now.Add(-throttleMemory)).Delete(&signinFailure{}).Error; err != nil {
 			return fmt.Errorf("forget old sign-in failures: %w", err)
 		}
-		for key, rule := range keys {
+		for _, k := range keys {
+			key, rule := k.key, k.rule
 			// The upsert takes the row's lock, so concurrent failures each count.
 			err := tx.q(ctx).Exec(`INSERT INTO signin_failures (throttle_key, failures, blocked_until, last_failure_at) VALUES (?, 1, ?, ?)
 				ON CONFLICT (throttle_key) DO UPDATE SET failures = signin_failures.failures + 1, last_failure_at = excluded.last_failure_at`,
