@@ -45,28 +45,31 @@ func TestSignInRedirectStaysOnSite(t *testing.T) {
 		{"", "/"},
 		{"evil.example", "/"},
 	}
+	// Signed in, the sign-in page redirects at once to next: every vector goes through
+	// that (an address with a NUL or bad UTF-8 is refused outright with 400).
+	b := app.browser()
+	b.get("/signin")
+	if resp, _ := b.post("/signin", url.Values{"email": {"ada.lovelace@example.org"}, "password": {"correct horse battery"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in: status %d", resp.StatusCode)
+	}
 	for _, tt := range tests {
-		t.Run(url.QueryEscape(tt.next), func(t *testing.T) {
-			b := app.browser()
-			b.get("/signin")
-			resp, _ := b.post("/signin", url.Values{"email": {"ada.lovelace@example.org"}, "password": {"correct horse battery"}, "next": {tt.next}})
-			if resp.StatusCode != http.StatusSeeOther {
-				t.Fatalf("sign in: status %d", resp.StatusCode)
-			}
-			if got := resp.Header.Get("Location"); got != tt.want {
-				t.Errorf("next=%q redirects to %q, want %q", tt.next, got, tt.want)
-			}
-			// Signed in, the sign-in page redirects at once: the same rule applies (or the
-			// address is refused outright when it holds a control character).
-			resp, err := b.client.Get(app.srv.URL + "/signin?next=" + url.QueryEscape(tt.next))
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if got := resp.Header.Get("Location"); resp.StatusCode != http.StatusBadRequest && (resp.StatusCode != http.StatusSeeOther || got != tt.want) {
-				t.Errorf("signed-in GET /signin?next=%q: %d to %q, want %q", tt.next, resp.StatusCode, got, tt.want)
-			}
-		})
+		resp, err := b.client.Get(app.srv.URL + "/signin?next=" + url.QueryEscape(tt.next))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Location"); resp.StatusCode != http.StatusBadRequest && (resp.StatusCode != http.StatusSeeOther || got != tt.want) {
+			t.Errorf("signed-in GET /signin?next=%q: %d to %q, want %q", tt.next, resp.StatusCode, got, tt.want)
+		}
+	}
+	// The sign-in form's next (a form field, which no address check sees) follows the same
+	// rule; each post checks a password, so only the vectors an address cannot carry.
+	for _, tt := range []struct{ next, want string }{{"/\x00/evil.example/", "/"}, {"/\u0085/evil.example/", "/"},
+		{"/\xff/evil.example/", "/"}, {"/\t/evil.example/", "/"}, {"/c/club/proposals", "/c/club/proposals"}} {
+		resp, _ := b.post("/signin", url.Values{"email": {"ada.lovelace@example.org"}, "password": {"correct horse battery"}, "next": {tt.next}})
+		if got := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || got != tt.want {
+			t.Errorf("sign in with next=%q: %d to %q, want %q", tt.next, resp.StatusCode, got, tt.want)
+		}
 	}
 }
 

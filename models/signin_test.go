@@ -90,9 +90,12 @@ func TestSignInThrottle(t *testing.T) {
 		if got := waitOf(err); got != want {
 			t.Fatalf("after %d failures: wait %v (%v), want %v", i+6, got, err, want)
 		}
-		// Her laptop is not blocked by what others typed.
-		if err := try("192.0.2.1", "correct horse battery", laptop); err != nil {
-			t.Fatalf("the owner's browser during the attack: %v", err)
+		// Her laptop is not blocked by what others typed (checked at the first block and at
+		// the longest: each check costs a bcrypt comparison).
+		if i == 0 || i == len(wantWaits)-1 {
+			if err := try("192.0.2.1", "correct horse battery", laptop); err != nil {
+				t.Fatalf("the owner's browser during the attack: %v", err)
+			}
 		}
 		now = now.Add(want)
 	}
