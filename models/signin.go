@@ -97,7 +97,9 @@ func (s *Store) SignIn(ctx context.Context, at SignInAttempt, now time.Time) (*A
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	personKey := "account:" + strings.ToLower(strings.TrimSpace(at.Email))
+	// The email typed is kept hashed: whatever it holds (even a NUL, which PostgreSQL
+	// cannot store), and no list of emails tried sits in the table.
+	personKey := "account:" + hashToken(strings.ToLower(strings.TrimSpace(at.Email)))
 	if acct != nil && s.deviceAccount(at.Device) == acct.ID {
 		personKey = "device:" + hashToken(at.Device)
 	}
@@ -162,7 +164,7 @@ func (s *Store) recordFailures(ctx context.Context, keys []throttledKey, now tim
 func addressKey(addr string) string {
 	ip, err := netip.ParseAddr(addr)
 	if err != nil {
-		return addr
+		return hashToken(addr) // not an address: still one key, and storable whatever it holds
 	}
 	ip = ip.Unmap()
 	if ip.Is6() {
