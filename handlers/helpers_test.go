@@ -37,7 +37,13 @@ type testApp struct {
 // newTestApp serves the app with the given platforms registered in the engine only.
 func newTestApp(t *testing.T, platforms ...engine.Platform) *testApp {
 	t.Helper()
-	return newPluginApp(t, func(engine.Host) []plugin {
+	return newTestAppLogging(t, io.Discard, platforms...)
+}
+
+// newTestAppLogging is newTestApp with the server's log written to logs.
+func newTestAppLogging(t *testing.T, logs io.Writer, platforms ...engine.Platform) *testApp {
+	t.Helper()
+	return newPluginAppLogging(t, logs, func(engine.Host) []plugin {
 		out := make([]plugin, len(platforms))
 		for i, p := range platforms {
 			out[i] = plugin{Platform: p}
@@ -56,6 +62,11 @@ type plugin struct {
 // newPluginApp serves the app with the platforms build makes on its engine and inbox
 // registered as main.go does: in the engine, and their connectors in the website.
 func newPluginApp(t *testing.T, build func(engine.Host) []plugin) *testApp {
+	t.Helper()
+	return newPluginAppLogging(t, io.Discard, build)
+}
+
+func newPluginAppLogging(t *testing.T, logs io.Writer, build func(engine.Host) []plugin) *testApp {
 	t.Helper()
 	gin.SetMode(gin.TestMode)
 	store := modelstest.Open(t)
@@ -76,7 +87,8 @@ func newPluginApp(t *testing.T, build func(engine.Host) []plugin) *testApp {
 		}
 	}
 	h, err := handlers.New(handlers.Config{BaseURL: app.srv.URL, Version: "test"}, handlers.Deps{
-		Engine: eng, Store: store, Log: quiet, Templates: templates.FS, Static: static.FS, Registry: prometheus.NewRegistry(),
+		Engine: eng, Store: store, Log: slog.New(slog.NewTextHandler(logs, nil)), Templates: templates.FS, Static: static.FS,
+		Registry: prometheus.NewRegistry(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +108,24 @@ func newPluginApp(t *testing.T, build func(engine.Host) []plugin) *testApp {
 	app.routes = r.Routes()
 	mux.Handle("/", r)
 	return app
+}
+
+// newRouter builds the real router on store, for tests and benchmarks.
+func newRouter(tb testing.TB, store *models.Store, baseURL string, logs io.Writer, platforms ...engine.Platform) (*gin.Engine, *engine.Engine) {
+	tb.Helper()
+	gin.SetMode(gin.TestMode)
+	eng, err := engine.New(store, engine.Options{Platforms: platforms, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := handlers.New(handlers.Config{BaseURL: baseURL, Version: "test"}, handlers.Deps{
+		Engine: eng, Store: store, Log: slog.New(slog.NewTextHandler(logs, nil)),
+		Templates: templates.FS, Static: static.FS, Registry: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h.Router(), eng
 }
 
 // browser is one visitor with its own cookies.

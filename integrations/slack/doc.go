@@ -28,8 +28,8 @@
 // Events and button clicks reach the shared inbox (engine.Inbox) over HTTP or over Socket
 // Mode. POST /integrations/slack/events and /integrations/slack/interactions verify Slack's
 // signature on the raw body (HMAC-SHA256 of "v0:timestamp:body" with the signing secret,
-// timestamp within 5 minutes) before parsing anything; request signatures are remembered for
-// 15 minutes against replays. With an app-level token, a Socket Mode link (held by one
+// timestamp within 5 minutes) before parsing anything; requests are remembered by timestamp
+// and body hash for 15 minutes against replays. With an app-level token, a Socket Mode link (held by one
 // replica at a time, see engine.LinkHolder) receives the same events and clicks over a
 // websocket and needs no public URL. Either way each event or click is written to the inbox
 // before Slack hears it was received, keyed by event id (an hour) so a retry, a duplicate or a

@@ -119,12 +119,16 @@ func (s *Slack) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) 
 	return body, true
 }
 
-// fresh rejects a request whose exact signature was seen before: a replay within the
-// timestamp window (Slack's own retries are signed anew).
-func (s *Slack) fresh(w http.ResponseWriter, r *http.Request) bool {
-	ok, err := s.store.RecordDelivery(r.Context(), PlatformName, "sig:"+r.Header.Get("X-Slack-Signature"), s.cfg.Now().Add(signatureTTL))
+// fresh rejects a request seen before: a replay within the timestamp window (Slack's own
+// retries are signed anew). A request is known by what its signature signs, the timestamp
+// and the body, not by the signature header's text: the header's hex may be written in
+// other letter cases and still verify, and each spelling would look new.
+func (s *Slack) fresh(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	sum := sha256.Sum256(body)
+	key := "req:" + r.Header.Get("X-Slack-Request-Timestamp") + ":" + hex.EncodeToString(sum[:])
+	ok, err := s.store.RecordDelivery(r.Context(), PlatformName, key, s.cfg.Now().Add(signatureTTL))
 	if err != nil {
-		s.log.Error("record slack request signature", "err", err)
+		s.log.Error("record slack request", "err", err)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return false
 	}
@@ -190,7 +194,7 @@ func (s *Slack) ServeEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	// A retry may repeat the first delivery's signature (same second, same body); it is
 	// marked and deduplicated by event id in the inbox. An unmarked repeat is a replay.
-	if r.Header.Get("X-Slack-Retry-Num") == "" && !s.fresh(w, r) {
+	if r.Header.Get("X-Slack-Retry-Num") == "" && !s.fresh(w, r, body) {
 		return
 	}
 	w.WriteHeader(s.accept(r.Context(), kindEvent, eventKey(env.TeamID, env.EventID), body))
@@ -217,7 +221,7 @@ func (s *Slack) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if !s.fresh(w, r) {
+	if !s.fresh(w, r, body) {
 		return
 	}
 	w.WriteHeader(s.accept(r.Context(), kindClick, clickKey(payload), payload))
