@@ -34,9 +34,17 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-## bench: the performance figures in the README
+## bench: the runs the README's performance figures come from: the engine benchmarks (on
+## PostgreSQL when TEST_DATABASE_URL is set), then the page load generator on WEBLOAD_DB
+## (a SQLite file by default; a postgres:// URL of its own database for PostgreSQL)
+WEBLOAD_DB ?= /tmp/policykit-webload.db
 bench: assets
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./...
+	$(GO) test -c -o engine/engine.test ./engine/
+	cd engine && ./engine.test -test.run '^$$' -test.bench 'GovernAction|Deliver' -test.benchtime 5000x -test.benchmem
+	cd engine && ./engine.test -test.run '^$$' -test.bench 'CheckPass10k' -test.benchtime 3x -test.benchmem
+	cd engine && ./engine.test -test.run '^$$' -test.bench 'CheckPass100k' -test.benchtime 2x -test.benchmem -test.timeout 30m
+	$(GO) run ./bench/webload -db '$(WEBLOAD_DB)' -rate 200 -duration 30s
+	uptime
 
 clean:
 	rm -rf policykit static/dist/*.js static/dist/*.css static/node_modules

@@ -64,11 +64,38 @@ type config struct {
 	LogLevel    slog.Level
 	// CheckInterval is how often pending proposals are re-checked (POLICYKIT_CHECK_INTERVAL).
 	CheckInterval time.Duration
-	// Slack is the Slack app (SLACK_*); Slack is off unless its three secrets are set.
-	Slack slack.Config
+	// Platforms builds the configured platforms (platformPlugins) on the engine.
+	Platforms []func(engine.Host) platform
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed
 	// (POLICYKIT_TRUSTED_PROXIES, comma-separated addresses or CIDR ranges).
 	TrustedProxies []string
+}
+
+// platformPlugins are the platforms this server can run, one line each: how the platform
+// reads its settings from the environment (it stays off when they are unset), and how it is
+// built on the engine and the shared inbox.
+var platformPlugins = []platformPlugin{
+	pluginOf(slack.ConfigFromEnv, slack.New),
+}
+
+// platform is what the server needs of a platform plug-in: the engine's side (delivery,
+// connection set-up, inbound processing) and the website's (handlers.Connector).
+type platform interface {
+	engine.Platform
+	handlers.Connector
+}
+
+// platformPlugin reads a platform's settings: a builder when it is configured, nil when not.
+type platformPlugin func(getenv func(string) string) (func(engine.Host) platform, error)
+
+func pluginOf[C any, P platform](fromEnv func(func(string) string) (C, bool, error), build func(engine.Host, C) P) platformPlugin {
+	return func(getenv func(string) string) (func(engine.Host) platform, error) {
+		cfg, ok, err := fromEnv(getenv)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return func(h engine.Host) platform { return build(h, cfg) }, nil
+	}
 }
 
 func loadConfig(getenv func(string) string, log *slog.Logger) (config, error) {
@@ -96,10 +123,14 @@ func loadConfig(getenv func(string) string, log *slog.Logger) (config, error) {
 		}
 		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
-	cfg.Slack = slack.Config{ClientID: getenv("SLACK_CLIENT_ID"), ClientSecret: getenv("SLACK_CLIENT_SECRET"),
-		SigningSecret: getenv("SLACK_SIGNING_SECRET"), APIURL: getenv("SLACK_API_URL")}
-	if set := cfg.Slack.ClientID != "" || cfg.Slack.ClientSecret != "" || cfg.Slack.SigningSecret != ""; set && !cfg.Slack.Configured() {
-		return cfg, errors.New("set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET together (or none, to run without Slack)")
+	for _, plugin := range platformPlugins {
+		build, err := plugin(getenv)
+		if err != nil {
+			return cfg, err
+		}
+		if build != nil {
+			cfg.Platforms = append(cfg.Platforms, build)
+		}
 	}
 	if cfg.DatabaseURL == "" {
 		cfg.DatabaseURL = filepath.Join(cfg.DataDir, "policykit.db")
@@ -226,20 +257,22 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	var platforms []engine.Platform
-	var slackApp *slack.Slack
-	if cfg.Slack.Configured() {
-		cfg.Slack.BaseURL, cfg.Slack.Log = cfg.BaseURL, log
-		slackApp = slack.New(store, cfg.Slack)
-		platforms = append(platforms, slackApp)
-	}
-	eng, err := engine.New(store, engine.Options{Log: log, Platforms: platforms})
+	eng, err := engine.New(store, engine.Options{Log: log})
 	if err != nil {
 		return err
 	}
 	rt, err := engine.NewRuntime(eng, engine.RuntimeOptions{CheckInterval: cfg.CheckInterval, Registry: reg})
 	if err != nil {
 		return err
+	}
+	host := engine.Host{Engine: eng, Inbox: rt.Inbox(), BaseURL: cfg.BaseURL, Log: log}
+	var connectors []handlers.Connector
+	for _, build := range cfg.Platforms {
+		p := build(host)
+		if err := eng.Register(p); err != nil {
+			return err
+		}
+		connectors = append(connectors, p)
 	}
 	gin.SetMode(gin.ReleaseMode)
 	h, err := handlers.New(handlers.Config{
@@ -251,13 +284,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	var slackInbound *slack.Inbound
-	if slackApp != nil {
-		slackInbound = slack.NewInbound(slackApp, eng, slack.InboundOptions{})
-		h.UsePlatforms(slackApp,
-			handlers.Webhook{Method: http.MethodPost, Path: slack.EventsPath, Handler: http.HandlerFunc(slackInbound.ServeEvents)},
-			handlers.Webhook{Method: http.MethodPost, Path: slack.InteractionsPath, Handler: http.HandlerFunc(slackInbound.ServeInteractions)})
-		slackInbound.Start(ctx)
+	for _, c := range connectors {
+		h.UsePlatform(c)
 	}
 	srv := &http.Server{
 		Addr:              cfg.Addr,
@@ -287,12 +315,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	if slackInbound != nil { // after the server: no request can enqueue work any more
-		if err := slackInbound.Stop(shutdownCtx); err != nil {
-			log.Warn("slack inbound", "err", err)
-		}
-	}
-	if err := rt.Stop(shutdownCtx); err != nil {
+	if err := rt.Stop(shutdownCtx); err != nil { // after the server: no request can enqueue work any more
 		return fmt.Errorf("stop runtime: %w", err)
 	}
 	return nil

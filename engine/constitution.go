@@ -30,6 +30,7 @@ const (
 	TypeElection       = "constitution.hold_election"
 	TypeConnect        = "constitution.connect_platform"
 	TypeDisconnect     = "constitution.disconnect_platform"
+	TypeMergeMembers   = "constitution.merge_members"
 )
 
 func policyParams() []Param {
@@ -68,7 +69,7 @@ func constitutionTypes() []ActionType {
 	roleName := Param{Name: "name", Label: "Name", Type: ParamString, Max: 60, Required: true}
 	roleDesc := Param{Name: "description", Label: "Description", Type: ParamText, Max: 500}
 	perms := Param{Name: "permissions", Label: "Permissions", Type: ParamPermissions,
-		Help: `a list of {"action_type": "slack.*", "propose": true, "execute": false}`}
+		Help: `a list of {"action_type": "<platform>.*", "propose": true, "execute": false}`}
 	title := Param{Name: "title", Label: "Title", Type: ParamString, Max: 120, Required: true}
 	body := Param{Name: "body", Label: "Text (markdown)", Type: ParamText, Max: models.MaxDocumentBytes, Required: true}
 	c := ConstitutionPlatform
@@ -99,11 +100,15 @@ func constitutionTypes() []ActionType {
 			{Name: "name", Label: "Community name", Type: ParamString, Max: 80, Required: true},
 			{Name: "description", Label: "Description", Type: ParamText, Max: 2000}}},
 		{Name: TypeConnect, Label: "Connect a platform", Platform: c, Params: []Param{
-			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "slack"}},
+			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "the platform's short name, as in the address of its page"}},
 			Summary: named("Connect", "platform")},
 		{Name: TypeDisconnect, Label: "Disconnect a platform", Platform: c, Params: []Param{
-			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "slack"}},
+			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "the platform's short name, as in the address of its page"}},
 			Summary: named("Disconnect", "platform")},
+		{Name: TypeMergeMembers, Label: "Merge two members who are the same person", Platform: c, Params: []Param{
+			{Name: "member", Label: "Member to keep", Type: ParamMember, Required: true},
+			{Name: "duplicate", Label: "Member merged into them", Type: ParamMember, Required: true,
+				Help: "their linked accounts, roles, login and votes on open proposals go to the member kept; where both voted, the later vote stands"}}},
 		{Name: TypeElection, Label: "Hold an election between actions", Platform: c, Params: []Param{
 			{Name: "title", Label: "Question", Type: ParamString, Max: 200, Required: true},
 			{Name: "candidates", Label: "Candidates", Type: ParamCandidates, Required: true,
@@ -149,20 +154,46 @@ func (e *Engine) validateConstitution(ctx context.Context, tx *models.Store, com
 	case TypeAddDocument, TypeChangeDocument:
 		return models.CheckDocument(str(p, "title"), str(p, "body"))
 	case TypeConnect:
+		if _, ok := e.platforms[str(p, "platform")]; !ok {
+			return models.Invalid("platform", fmt.Sprintf("this server does not run the platform %q", str(p, "platform")))
+		}
 		conn, err := tx.ConnectionOf(ctx, communityID, str(p, "platform"))
 		if errors.Is(err, models.ErrNotFound) || (err == nil && conn.Status != models.ConnectionAwaiting) {
-			return models.Invalid("platform", fmt.Sprintf("no %q connection is awaiting approval; install it from the platform's page first", str(p, "platform")))
+			return models.Invalid("platform", fmt.Sprintf("no %q connection is awaiting approval; connect it from the platform's page first", str(p, "platform")))
 		}
 		return err
 	case TypeDisconnect:
-		if _, err := tx.ConnectionOf(ctx, communityID, str(p, "platform")); errors.Is(err, models.ErrNotFound) {
+		conn, err := tx.ConnectionOf(ctx, communityID, str(p, "platform"))
+		if errors.Is(err, models.ErrNotFound) {
 			return models.Invalid("platform", fmt.Sprintf("%q is not connected to this community", str(p, "platform")))
 		} else if err != nil {
 			return err
 		}
+		if conn.Status == models.ConnectionDisconnecting {
+			return models.Invalid("platform", fmt.Sprintf("%q is being disconnected already", str(p, "platform")))
+		}
 		return nil
 	case TypeElection:
 		return e.validateElection(ctx, tx, communityID, p)
+	case TypeMergeMembers:
+		return validateMerge(ctx, tx, communityID, num(p, "member"), num(p, "duplicate"))
+	}
+	return nil
+}
+
+// validateMerge checks that two distinct current members of the community are named.
+func validateMerge(ctx context.Context, tx *models.Store, communityID, keep, dup int64) error {
+	if keep == dup {
+		return models.Invalid("duplicate", "choose two different members")
+	}
+	for _, id := range []int64{keep, dup} {
+		m, err := tx.MemberByID(ctx, communityID, id)
+		if err != nil {
+			return err
+		}
+		if m.LeftAt != nil {
+			return models.Invalid("duplicate", fmt.Sprintf("%s is no longer a member", m.DisplayName))
+		}
 	}
 	return nil
 }
@@ -413,7 +444,8 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 	case TypeRemoveDocument:
 		return tx.SetDocumentDeleted(ctx, cid, num(p, "document"), true)
 	case TypeConnect:
-		// Approved: the platform's integration finishes the set-up and marks it connected.
+		// Approved: its events are governed from now on; the set_up_connection effect
+		// (connectionEffect) has the platform finish the set-up and mark it connected.
 		conn, err := tx.ConnectionOf(ctx, cid, str(p, "platform"))
 		if errors.Is(err, models.ErrNotFound) {
 			return nil // disconnected meanwhile
@@ -423,7 +455,9 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 		}
 		return tx.SetConnectionStatus(ctx, conn.ID, models.ConnectionApproved)
 	case TypeDisconnect:
-		// Its tokens go with it; members stay linked to their accounts for a reconnection.
+		// Its events stop being governed at once; the tear_down_connection effect has the
+		// platform end it, and then deletes it with its credentials. Members stay linked to
+		// their accounts for a reconnection.
 		conn, err := tx.ConnectionOf(ctx, cid, str(p, "platform"))
 		if errors.Is(err, models.ErrNotFound) {
 			return nil // disconnected meanwhile (uninstalled on the platform's side)
@@ -431,7 +465,9 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 		if err != nil {
 			return err
 		}
-		return tx.DeleteConnection(ctx, cid, conn.ID)
+		return tx.SetConnectionStatus(ctx, conn.ID, models.ConnectionDisconnecting)
+	case TypeMergeMembers:
+		return tx.MergeMembers(ctx, cid, num(p, "member"), num(p, "duplicate"), now)
 	case TypeChangeSettings:
 		c, err := tx.CommunityByID(ctx, cid)
 		if err != nil {

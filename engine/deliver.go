@@ -174,6 +174,9 @@ func (e *Engine) callPlatform(ctx context.Context, call Call) (map[string]string
 		return nil, nil
 	}
 	p, ok := e.platforms[ef.Platform]
+	if ef.Kind == EffectTearDown && !ok {
+		return nil, e.deliverConnection(ctx, nil, call) // disconnecting needs nothing from it
+	}
 	if !ok {
 		return nil, Permanent(fmt.Errorf("platform %q is not configured on this server", ef.Platform))
 	}
@@ -181,6 +184,8 @@ func (e *Engine) callPlatform(ctx context.Context, call Call) (map[string]string
 		return nil, Permanent(fmt.Errorf("effect %d: its action or community no longer exists", ef.ID))
 	}
 	switch ef.Kind {
+	case EffectSetUp, EffectTearDown:
+		return nil, e.deliverConnection(ctx, p, call)
 	case IntentExecute:
 		return p.Execute(ctx, call)
 	case IntentRevert:

@@ -65,15 +65,30 @@ func New(store *models.Store, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	for _, p := range opts.Platforms {
-		if _, dup := e.platforms[p.Name()]; dup || p.Name() == ConstitutionPlatform {
-			return nil, fmt.Errorf("platform %q registered twice", p.Name())
-		}
-		e.platforms[p.Name()] = p
-		if err := e.types.add(p.ActionTypes()...); err != nil {
+		if err := e.Register(p); err != nil {
 			return nil, err
 		}
 	}
 	return e, nil
+}
+
+// Register adds a platform plug-in built on this engine (engine.Host) and its action types.
+// Call it before the engine governs anything.
+func (e *Engine) Register(p Platform) error {
+	if _, dup := e.platforms[p.Name()]; dup || p.Name() == ConstitutionPlatform {
+		return fmt.Errorf("platform %q registered twice", p.Name())
+	}
+	if err := e.types.add(p.ActionTypes()...); err != nil {
+		return err
+	}
+	e.platforms[p.Name()] = p
+	return nil
+}
+
+// Platform returns a registered platform by name.
+func (e *Engine) Platform(name string) (Platform, bool) {
+	p, ok := e.platforms[name]
+	return p, ok
 }
 
 // Store returns the engine's store.

@@ -579,6 +579,7 @@ func (t *txn) carryOut(a *models.Action, payload map[string]any) {
 		}
 		a.Status = models.StatusExecuted
 		t.event("action.applied", nil, a, nil, map[string]any{"type": a.Type})
+		t.connectionEffect(a)
 	case a.Origin == models.OriginPlatform && !a.Reverted:
 		a.Status = models.StatusExecuted // it already happened; it stands
 	default:

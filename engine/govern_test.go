@@ -602,7 +602,7 @@ func TestReceiptGovernsADeliveryOnce(t *testing.T) {
 	env := enginetest.New(t)
 	c, members := env.Community(t, "Receipts", engine.KitEverythingPasses, 3)
 	now := env.Clock.Now()
-	if _, err := env.Store.AcceptDelivery(ctx, models.InboundDelivery{Platform: "test", Key: "event:1", Kind: "event", Body: "{}"},
+	if _, err := env.Store.AcceptDelivery(ctx, models.InboundDelivery{Platform: "test", Key: "event:1", Kind: "event", Body: "{}"}, "test",
 		now.Add(time.Hour), now.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}

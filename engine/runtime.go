@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,19 +22,30 @@ type RuntimeOptions struct {
 	CheckInterval time.Duration
 	// DeliverInterval is how often the outbox is polled when nothing wakes it. Default 1s.
 	DeliverInterval time.Duration
-	// Instance names this process in effect claims; default host-pid.
+	// Instance names this process in claims; default host-pid-random.
 	Instance string
+	// Inbox sizes the shared inbound pipeline (its Instance is this one).
+	Inbox InboxOptions
+	// HeartbeatInterval is how often this process records that it is alive, looks for
+	// processes that died, and renews its links' leases. Default 1s. HeartbeatTimeout is how
+	// old a heartbeat must be for its process to count as dead (its claims and leases are
+	// then handed back); default 3s.
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
 	// Registry receives the runtime's Prometheus metrics (nil: not exported).
 	Registry prometheus.Registerer
 }
 
 // Runtime runs the engine by itself: a cron job re-checks pending proposals so deadlines
-// fire on time, and a delivery loop sends stored effects to the platforms, woken at once
-// when a decision records effects. Several processes may run against one PostgreSQL: effect
-// claims and proposal locks keep them from doubling any work.
+// fire on time, a delivery loop sends stored effects to the platforms, woken at once when a
+// decision records effects, and the inbox processes what platforms send. Several processes
+// may run against one PostgreSQL: effect claims and proposal locks keep them from doubling
+// any work.
 type Runtime struct {
 	e       *Engine
 	opts    RuntimeOptions
+	inbox   *Inbox
+	links   *links
 	cron    *cron.Cron
 	wake    chan struct{}
 	stop    context.CancelFunc
@@ -48,6 +60,7 @@ type Runtime struct {
 type RuntimeStatus struct {
 	Instance      string
 	CheckInterval time.Duration
+	Links         []string // the platform links this process holds
 	LastPass      PassStats
 	LastPassError string
 	Passes        int64
@@ -75,9 +88,15 @@ func NewRuntime(e *Engine, opts RuntimeOptions) (*Runtime, error) {
 		opts.DeliverInterval = time.Second
 	}
 	if opts.Instance == "" {
-		host, _ := os.Hostname()
-		opts.Instance = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), models.RandomCode(3))
+		opts.Instance = NewInstanceName()
 	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = time.Second
+	}
+	if opts.HeartbeatTimeout <= 0 {
+		opts.HeartbeatTimeout = 3 * opts.HeartbeatInterval
+	}
+	opts.Inbox.Instance = opts.Instance
 	m := &runtimeMetrics{
 		passSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "policykit_check_pass_seconds",
 			Help: "Duration of a re-check pass over pending proposals.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}),
@@ -95,11 +114,21 @@ func NewRuntime(e *Engine, opts RuntimeOptions) (*Runtime, error) {
 			}
 		}
 	}
-	r := &Runtime{e: e, opts: opts, wake: make(chan struct{}, 1), metrics: m,
+	r := &Runtime{e: e, opts: opts, wake: make(chan struct{}, 1), metrics: m, inbox: NewInbox(e, opts.Inbox),
 		status: RuntimeStatus{Instance: opts.Instance, CheckInterval: opts.CheckInterval}}
+	r.links = &links{r: r, running: map[string]*runningLink{}}
 	e.OnDecided(r.kick)
 	return r, nil
 }
+
+// NewInstanceName names a process uniquely: host, pid and a random suffix.
+func NewInstanceName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), models.RandomCode(3))
+}
+
+// Inbox is this process's end of the shared inbound pipeline, for platform plug-ins.
+func (r *Runtime) Inbox() *Inbox { return r.inbox }
 
 // kick wakes the delivery loop without blocking.
 func (r *Runtime) kick() {
@@ -109,8 +138,12 @@ func (r *Runtime) kick() {
 	}
 }
 
-// Start runs the check job and the delivery loop until Stop.
+// Start records this process's first heartbeat and runs the check job, the delivery loop,
+// the inbox and the heartbeat loop (which also runs the platforms' links) until Stop.
 func (r *Runtime) Start(ctx context.Context) error {
+	if _, err := r.e.store.Beat(ctx, r.opts.Instance, r.e.Now()); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.stop = cancel
 	logger := cronLogger{r.e.log}
@@ -120,19 +153,62 @@ func (r *Runtime) Start(ctx context.Context) error {
 		return fmt.Errorf("schedule check loop: %w", err)
 	}
 	r.cron.Start()
-	r.done.Add(1)
+	r.inbox.Start(ctx)
+	r.done.Add(2)
 	go r.deliveryLoop(ctx)
+	go r.heartbeatLoop(ctx)
 	r.e.log.Info("runtime started", "instance", r.opts.Instance, "check_interval", r.opts.CheckInterval)
 	return nil
 }
 
-// Stop stops scheduling, waits for a running check pass and for deliveries in flight (up to
-// ctx's deadline), and hands this process's unfinished effect claims back so another
-// process can deliver them at once.
+// heartbeatLoop keeps this process's heartbeat fresh, hands back the claims and leases of
+// processes whose heartbeat stopped (so their work resumes here within seconds, not when
+// their claims expire), and keeps the platforms' links running.
+func (r *Runtime) heartbeatLoop(ctx context.Context) {
+	defer r.done.Done()
+	t := time.NewTicker(r.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		now := r.e.Now()
+		switch known, err := r.e.store.Beat(ctx, r.opts.Instance, now); {
+		case err != nil && ctx.Err() == nil:
+			r.e.log.Warn("record heartbeat", "err", err)
+		case err == nil && !known:
+			// Another process took this one for dead: its heartbeat was late (an overloaded
+			// machine, a stalled database). What it held was handed back, so a delivery it
+			// was making may be made again, reconciled with the platform.
+			r.e.log.Error("this process's heartbeat was late and its claims were handed to others", "instance", r.opts.Instance,
+				"heartbeat_timeout", r.opts.HeartbeatTimeout)
+		}
+		released, err := r.e.store.ReleaseDeadClaims(ctx, now.Add(-r.opts.HeartbeatTimeout), now)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.e.log.Warn("hand back the claims of dead processes", "err", err)
+		case len(released.Instances) > 0:
+			r.e.log.Warn("processes stopped answering; their work resumes here", "instances", released.Instances,
+				"effects", released.Effects, "inbox_items", released.Deliveries, "links", released.Leases)
+			r.kick()
+			r.inbox.kick()
+		}
+		r.links.sync(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Stop stops scheduling, finishes the inbox's queued deliveries, waits for a running check
+// pass and for deliveries in flight (up to ctx's deadline), and hands this process's
+// unfinished claims back so another process can take them at once. Stop the sources that
+// feed the inbox (the web server) first.
 func (r *Runtime) Stop(ctx context.Context) error {
 	if r.cron == nil {
 		return nil
 	}
+	r.links.stopAll(ctx) // they feed the inbox
+	inboxErr := r.inbox.Stop(ctx)
 	stopped := r.cron.Stop()
 	r.stop()
 	finished := make(chan struct{})
@@ -145,7 +221,11 @@ func (r *Runtime) Stop(ctx context.Context) error {
 	case <-finished:
 	case <-ctx.Done():
 	}
-	return r.e.store.ReleaseClaims(context.WithoutCancel(ctx), r.opts.Instance)
+	bg := context.WithoutCancel(ctx)
+	if err := r.e.store.ReleaseClaims(bg, r.opts.Instance); err != nil {
+		return errors.Join(inboxErr, err)
+	}
+	return errors.Join(inboxErr, r.e.store.EndInstance(bg, r.opts.Instance))
 }
 
 // CheckOnce runs one re-check pass and records its status.
@@ -202,7 +282,9 @@ func (r *Runtime) deliveryLoop(ctx context.Context) {
 func (r *Runtime) Status() RuntimeStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.status
+	st := r.status
+	st.Links = r.links.held()
+	return st
 }
 
 // cronLogger adapts slog to cron's logger.

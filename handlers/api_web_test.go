@@ -212,7 +212,7 @@ func TestAPIJourney(t *testing.T) {
 		{"malformed JSON", "POST", "/communities/{slug}/actions", base + "/actions", `{"type": `, 400, "bad_request", ""},
 		{"unknown field", "POST", "/communities/{slug}/actions", base + "/actions", `{"type": "constitution.add_document", "parms": {}}`, 400, "bad_request", ""},
 		{"trailing data", "POST", "/communities/{slug}/actions", base + "/actions", `{"type": "x"} {}`, 400, "bad_request", ""},
-		{"unknown action type", "POST", "/communities/{slug}/actions", base + "/actions", map[string]any{"type": "slack.launch_rockets"}, 422, "invalid", "type"},
+		{"unknown action type", "POST", "/communities/{slug}/actions", base + "/actions", map[string]any{"type": "rockets.launch"}, 422, "invalid", "type"},
 		{"missing parameter", "POST", "/communities/{slug}/actions", base + "/actions", map[string]any{"type": engine.TypeAddDocument, "params": map[string]any{"title": "No body"}}, 422, "invalid", "body"},
 		{"unknown parameter", "POST", "/communities/{slug}/actions", base + "/actions", map[string]any{"type": engine.TypeAddDocument, "params": map[string]any{"title": "T", "body": "b", "color": "red"}}, 422, "invalid", "color"},
 		{"wrong parameter type", "POST", "/communities/{slug}/actions", base + "/actions", map[string]any{"type": engine.TypeReorderPolicy, "params": map[string]any{"policy": "one", "priority": 1}}, 422, "invalid", "policy"},

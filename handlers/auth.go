@@ -45,7 +45,7 @@ func (h *Handler) signinForm(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, safeNext(c.Query("next")))
 		return
 	}
-	h.render(c, http.StatusOK, "signin", gin.H{"Form": signupInput{}, "Next": safeNext(c.Query("next")), "SlackSignIn": h.slack != nil})
+	h.render(c, http.StatusOK, "signin", gin.H{"Form": signupInput{}, "Next": safeNext(c.Query("next"))})
 }
 
 func (h *Handler) signin(c *gin.Context) {
@@ -61,10 +61,10 @@ func (h *Handler) signin(c *gin.Context) {
 	switch {
 	case errors.As(err, &throttled):
 		c.Header("Retry-After", strconv.Itoa(int(throttled.Wait.Seconds())+1))
-		h.render(c, http.StatusTooManyRequests, "signin", gin.H{"Form": in, "Error": throttled.Error(), "Next": safeNext(in.Next), "SlackSignIn": h.slack != nil})
+		h.render(c, http.StatusTooManyRequests, "signin", gin.H{"Form": in, "Error": throttled.Error(), "Next": safeNext(in.Next)})
 		return
 	case errors.Is(err, models.ErrUnauthorized):
-		h.render(c, http.StatusUnauthorized, "signin", gin.H{"Form": in, "Error": "Wrong email or password.", "Next": safeNext(in.Next), "SlackSignIn": h.slack != nil})
+		h.render(c, http.StatusUnauthorized, "signin", gin.H{"Form": in, "Error": "Wrong email or password.", "Next": safeNext(in.Next)})
 		return
 	case err != nil:
 		h.pageFail(c, err)

@@ -211,8 +211,8 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 // scriptErrors leaves out of a tab's console errors the failed loads that say nothing of
-// the pages' scripts and styles: a walked page's own status (the Slack pages answer 404
-// when Slack is not configured) and pictures on other sites, which this closed network
+// the pages' scripts and styles: a walked page's own status (the platform pages answer 404
+// when no platform is configured) and pictures on other sites, which this closed network
 // cannot reach (the policy allows them; a refusal would be a violation).
 func scriptErrors(errs []string, site string, pages []string) []string {
 	var out []string

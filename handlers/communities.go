@@ -168,6 +168,12 @@ func (h *Handler) dashboard(c *gin.Context) {
 }
 
 // membersPage lists the members with their roles and linked accounts.
+// memberRow is a member as the members page lists it: roles and every linked account.
+type memberRow struct {
+	models.MemberWithRoles
+	Accounts []linkedAccount
+}
+
 func (h *Handler) members(c *gin.Context) {
 	h.renderMembers(c, "")
 }
@@ -185,7 +191,22 @@ func (h *Handler) renderMembers(c *gin.Context, link string) {
 		h.pageFail(c, err)
 		return
 	}
-	h.render(c, http.StatusOK, "members", gin.H{"Members": ms, "Connections": conns, "Link": link})
+	ids, err := h.store.IdentitiesOfCommunity(ctx, comm.ID)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	rows := make([]memberRow, len(ms))
+	for i, m := range ms {
+		rows[i] = memberRow{MemberWithRoles: m}
+		for _, id := range ids[m.ID] {
+			rows[i].Accounts = append(rows[i].Accounts, linkedAccount{Label: h.platformLabel(id.Platform), Username: id.Username, ExternalID: id.ExternalID})
+		}
+	}
+	for i := range conns {
+		conns[i].Platform = h.platformLabel(conns[i].Platform)
+	}
+	h.render(c, http.StatusOK, "members", gin.H{"Members": rows, "Connections": conns, "Link": link})
 }
 
 // createInvite makes an invite link and shows it (as an htmx fragment or on the members page).

@@ -254,18 +254,3 @@ func TestRuntimeStatusPage(t *testing.T) {
 		t.Fatalf("runtime page after revoking: %d, want 404", status)
 	}
 }
-
-func TestSlackPageLinkedFromEveryCommunityPage(t *testing.T) {
-	app := newTestApp(t)
-	b := app.browser()
-	b.signup("Linker")
-	slug := b.createCommunity("Linked Club")
-	_, doc := b.get("/c/" + slug)
-	href, ok := doc.Find(`nav[aria-label="Community"] a:contains("Slack")`).Attr("href")
-	if !ok {
-		t.Fatal("the community navigation has no Slack link")
-	}
-	if status, page := b.get(href); status != http.StatusOK || !strings.Contains(page.Text(), "Slack") {
-		t.Fatalf("Slack page without Slack configured: %d", status)
-	}
-}

@@ -36,9 +36,9 @@ type Handler struct {
 	static   fs.FS
 	metrics  *httpMetrics
 	gatherer prometheus.Gatherer
-	// Connected platforms (UsePlatforms): nil and empty when none is configured.
-	slack    SlackConnector
-	webhooks []Webhook
+	// Configured platforms (UsePlatform), by name and as the pages list them.
+	platforms     map[string]Connector
+	platformLinks []platformLink
 }
 
 type httpMetrics struct {

@@ -29,11 +29,12 @@ type testApp struct {
 	t      *testing.T
 	store  *models.Store
 	engine *engine.Engine
+	inbox  *engine.Inbox
 	srv    *httptest.Server
 	routes gin.RoutesInfo
 }
 
-// newTestApp serves the app with the given platforms registered (none in production yet).
+// newTestApp serves the app with the given platforms registered in the engine only.
 func newTestApp(t *testing.T, platforms ...engine.Platform) *testApp {
 	t.Helper()
 	return newTestAppLogging(t, io.Discard, platforms...)
@@ -42,13 +43,68 @@ func newTestApp(t *testing.T, platforms ...engine.Platform) *testApp {
 // newTestAppLogging is newTestApp with the server's log written to logs.
 func newTestAppLogging(t *testing.T, logs io.Writer, platforms ...engine.Platform) *testApp {
 	t.Helper()
+	return newPluginAppLogging(t, logs, func(engine.Host) []plugin {
+		out := make([]plugin, len(platforms))
+		for i, p := range platforms {
+			out[i] = plugin{Platform: p}
+		}
+		return out
+	})
+}
+
+// plugin is a platform as main.go registers it: the engine's side, and the website's when
+// Connector is set.
+type plugin struct {
+	engine.Platform
+	Connector handlers.Connector
+}
+
+// newPluginApp serves the app with the platforms build makes on its engine and inbox
+// registered as main.go does: in the engine, and their connectors in the website.
+func newPluginApp(t *testing.T, build func(engine.Host) []plugin) *testApp {
+	t.Helper()
+	return newPluginAppLogging(t, io.Discard, build)
+}
+
+func newPluginAppLogging(t *testing.T, logs io.Writer, build func(engine.Host) []plugin) *testApp {
+	t.Helper()
+	gin.SetMode(gin.TestMode)
 	store := modelstest.Open(t)
 	app := &testApp{t: t, store: store}
 	mux := http.NewServeMux()
 	app.srv = httptest.NewServer(mux)
 	t.Cleanup(app.srv.Close)
-	r, eng := newRouter(t, store, app.srv.URL, logs, platforms...)
-	app.engine = eng
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	eng, err := engine.New(store, engine.Options{Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.engine, app.inbox = eng, engine.NewInbox(eng, engine.InboxOptions{Workers: 2})
+	plugins := build(engine.Host{Engine: eng, Inbox: app.inbox, BaseURL: app.srv.URL, Log: quiet})
+	for _, p := range plugins {
+		if err := eng.Register(p.Platform); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := handlers.New(handlers.Config{BaseURL: app.srv.URL, Version: "test"}, handlers.Deps{
+		Engine: eng, Store: store, Log: slog.New(slog.NewTextHandler(logs, nil)), Templates: templates.FS, Static: static.FS,
+		Registry: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plugins {
+		if p.Connector != nil {
+			h.UsePlatform(p.Connector)
+		}
+	}
+	app.inbox.Start(context.Background())
+	t.Cleanup(func() {
+		if err := app.inbox.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	r := h.Router()
 	app.routes = r.Routes()
 	mux.Handle("/", r)
 	return app

@@ -51,7 +51,7 @@ func TestRequestLogRedactsCredentials(t *testing.T) {
 	secrets := map[string]string{"invite code": code}
 	oauthCode, state := "oauth-code-0123456789abcdef", "state-0123456789abcdef"
 	secrets["oauth code"], secrets["oauth state"] = oauthCode, state
-	owner.get("/integrations/slack/oauth?" + url.Values{"code": {oauthCode}, "state": {state}}.Encode())
+	owner.get("/integrations/test/oauth?" + url.Values{"code": {oauthCode}, "state": {state}}.Encode())
 	unsubscribe := "u0123456789abcdefUNSUB"
 	secrets["unknown token path"] = unsubscribe
 	owner.get("/unsubscribe/" + unsubscribe)

@@ -147,7 +147,8 @@ func (h *Handler) renderFragment(c *gin.Context, status int, name string, data g
 }
 
 // pageData adds what every page sees to a page's own values: the signed-in account (Me),
-// the CSRF token, the style nonce of the Content-Security-Policy, the community and membership in view (if any) and the request path.
+// the CSRF token, the style nonce of the Content-Security-Policy, the community and
+// membership in view (if any), the request path and the configured platforms.
 func (h *Handler) pageData(c *gin.Context, data gin.H) gin.H {
 	if data == nil {
 		data = gin.H{}
@@ -158,6 +159,7 @@ func (h *Handler) pageData(c *gin.Context, data gin.H) gin.H {
 	data["Community"] = currentCommunity(c)
 	data["Member"] = currentMember(c)
 	data["Path"] = c.Request.URL.Path
+	data["Platforms"] = h.platformLinks
 	return data
 }
 

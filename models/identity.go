@@ -10,14 +10,14 @@ import (
 )
 
 // PlatformIdentity links a member to an account on a platform (DESIGN §4's Account rows): a
-// Slack user in a workspace, a Discord user, a Reddit username. A member may hold several;
+// user of a platform (in a workspace, where the platform has them). A member may hold several;
 // an identity belongs to at most one member of a community.
 type PlatformIdentity struct {
 	ID          int64
 	CommunityID int64
 	MemberID    int64
 	Platform    string // "slack"
-	Workspace   string // Slack team id; "" where the platform has no workspaces
+	Workspace   string // the platform's workspace id; "" where the platform has no workspaces
 	ExternalID  string // the platform's user id
 	Username    string // the handle people know ("alice"), for pages and mentions
 	CreatedAt   time.Time
@@ -54,6 +54,20 @@ func (s *Store) IdentitiesOfMember(ctx context.Context, communityID, memberID in
 	err := s.q(ctx).Where("community_id = ? AND member_id = ?", communityID, memberID).Order("platform, id").Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("list identities: %w", err)
+	}
+	return out, nil
+}
+
+// IdentitiesOfCommunity maps a community's members to all their platform identities, in one
+// query, for the members page.
+func (s *Store) IdentitiesOfCommunity(ctx context.Context, communityID int64) (map[int64][]PlatformIdentity, error) {
+	var rows []PlatformIdentity
+	if err := s.q(ctx).Where("community_id = ?", communityID).Order("platform, id").Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list identities: %w", err)
+	}
+	out := map[int64][]PlatformIdentity{}
+	for _, r := range rows {
+		out[r.MemberID] = append(out[r.MemberID], r)
 	}
 	return out, nil
 }
@@ -176,7 +190,7 @@ func displayName(u NewPlatformMember) string {
 	return "member"
 }
 
-// ClaimIdentity links a platform user to a member, for "link my Slack account". If the user
+// ClaimIdentity links a platform user to a member, for "link my account". If the user
 // is already linked to another member that has no web login (a member created when the
 // workspace was synced), the identity moves and that member is marked as having left, so
 // one person is not counted twice. A user linked to another member with a login is a
@@ -224,7 +238,7 @@ func (s *Store) ClaimIdentity(ctx context.Context, id PlatformIdentity) error {
 }
 
 // LinkAccount gives a member without a web login the account acct (first "Sign in with
-// Slack"). A member that already has a login, or an account that is already another member
+// <platform>"). A member that already has a login, or an account that is already another member
 // of the community, is a conflict.
 func (s *Store) LinkAccount(ctx context.Context, communityID, memberID, accountID int64) error {
 	res := s.q(ctx).Model(&Member{}).Where("id = ? AND community_id = ? AND account_id IS NULL", memberID, communityID).

@@ -11,32 +11,33 @@ import (
 // restart or a second replica behaves the same: deliveries already seen, echoes we expect,
 // parts of effects already sent, and channel names and topics.
 
-// RecordDelivery remembers an inbound delivery key (a Slack event id, a request signature)
+// RecordDelivery remembers an inbound delivery key (a platform's event id, a request signature)
 // until expires. It reports false when the key was already recorded: a retry, a duplicate
 // or a replay. Concurrent replicas agree, as the key is the table's primary key.
 func (s *Store) RecordDelivery(ctx context.Context, platform, key string, expires time.Time) (bool, error) {
-	return s.AcceptDelivery(ctx, InboundDelivery{Platform: platform, Key: key}, expires, time.Time{})
+	return s.AcceptDelivery(ctx, InboundDelivery{Platform: platform, Key: key}, "", expires, time.Time{})
 }
 
 // InboundDelivery is an accepted delivery kept until it is processed (the inbox).
 type InboundDelivery struct {
 	Platform string
 	Key      string
-	Kind     string // what the platform integration calls it ("event")
+	Kind     string // what the platform calls it ("event", "click")
 	Body     string
 	Attempts int
 }
 
 // AcceptDelivery records a delivery with its body before it is acknowledged, claimed for
-// processing until claimedUntil (a delivery without a body is only a key). It reports false
-// for a key already recorded.
-func (s *Store) AcceptDelivery(ctx context.Context, d InboundDelivery, expires, claimedUntil time.Time) (bool, error) {
-	var body, claim any
-	if d.Body != "" {
-		body, claim = d.Body, claimedUntil.UTC()
+// processing by claimant until claimedUntil (a delivery without a body is only a key). It
+// reports false for a key already recorded.
+func (s *Store) AcceptDelivery(ctx context.Context, d InboundDelivery, claimant string, expires, claimedUntil time.Time) (bool, error) {
+	var body, claim, by any
+	attempts := 0
+	if d.Body != "" { // claimed at once by the process that accepted it: its first attempt
+		body, claim, by, attempts = d.Body, claimedUntil.UTC(), claimant, 1
 	}
-	res := s.q(ctx).Exec(`INSERT INTO inbound_deliveries (platform, dedupe_key, expires_at, kind, body, claimed_until) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (platform, dedupe_key) DO NOTHING`, d.Platform, d.Key, expires.UTC(), d.Kind, body, claim)
+	res := s.q(ctx).Exec(`INSERT INTO inbound_deliveries (platform, dedupe_key, expires_at, kind, body, claimed_until, claimed_by, attempts)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, dedupe_key) DO NOTHING`, d.Platform, d.Key, expires.UTC(), d.Kind, body, claim, by, attempts)
 	if res.Error != nil {
 		return false, fmt.Errorf("record delivery: %w", res.Error)
 	}
@@ -47,7 +48,7 @@ func (s *Store) AcceptDelivery(ctx context.Context, d InboundDelivery, expires, 
 // never accepted): run inside the transaction that acts on the delivery, it makes acting on
 // it happen once, however often the delivery is processed.
 func (s *Store) ConsumeDelivery(ctx context.Context, platform, key string) (bool, error) {
-	res := s.q(ctx).Exec(`UPDATE inbound_deliveries SET body = NULL, claimed_until = NULL
+	res := s.q(ctx).Exec(`UPDATE inbound_deliveries SET body = NULL, claimed_until = NULL, claimed_by = NULL
 		WHERE platform = ? AND dedupe_key = ? AND body IS NOT NULL`, platform, key)
 	if res.Error != nil {
 		return false, fmt.Errorf("consume delivery: %w", res.Error)
@@ -55,31 +56,49 @@ func (s *Store) ConsumeDelivery(ctx context.Context, platform, key string) (bool
 	return res.RowsAffected == 1, nil
 }
 
-// ClaimUnprocessed claims up to limit accepted deliveries whose processing claim expired
-// (their process crashed, or stopped before finishing) until `until`, counting an attempt,
-// and returns them. A delivery is claimed by one replica at a time.
-func (s *Store) ClaimUnprocessed(ctx context.Context, platform string, now, until time.Time, limit int) ([]InboundDelivery, error) {
+// ClaimUnprocessed claims for claimant, until `until`, up to limit accepted deliveries of
+// the given platforms that nobody holds (their claim expired, was handed back, or belonged
+// to a process that died), counting an attempt, and returns them. A delivery is claimed by
+// one replica at a time.
+func (s *Store) ClaimUnprocessed(ctx context.Context, platforms []string, claimant string, now, until time.Time, limit int) ([]InboundDelivery, error) {
+	if len(platforms) == 0 {
+		return nil, nil
+	}
 	lock := ""
 	if s.Dialect() == DialectPostgres {
 		lock = "FOR UPDATE SKIP LOCKED"
 	}
 	var rows []struct {
-		DedupeKey, Kind, Body string
-		Attempts              int
+		Platform, DedupeKey, Kind, Body string
+		Attempts                        int
 	}
-	err := s.q(ctx).Raw(`UPDATE inbound_deliveries SET claimed_until = ?, attempts = attempts + 1
-		WHERE platform = ? AND dedupe_key IN (
-			SELECT dedupe_key FROM inbound_deliveries
-			WHERE body IS NOT NULL AND claimed_until < ? AND platform = ? ORDER BY claimed_until LIMIT ? `+lock+`)
-		RETURNING dedupe_key, kind, body, attempts`, until.UTC(), platform, now.UTC(), platform, limit).Scan(&rows).Error
+	err := s.q(ctx).Raw(`UPDATE inbound_deliveries SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1
+		WHERE (platform, dedupe_key) IN (
+			SELECT platform, dedupe_key FROM inbound_deliveries
+			WHERE body IS NOT NULL AND claimed_until < ? AND platform IN ? ORDER BY claimed_until LIMIT ? `+lock+`)
+		RETURNING platform, dedupe_key, kind, body, attempts`, until.UTC(), claimant, now.UTC(), platforms, limit).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("claim unprocessed deliveries: %w", err)
 	}
 	out := make([]InboundDelivery, len(rows))
 	for i, r := range rows {
-		out[i] = InboundDelivery{Platform: platform, Key: r.DedupeKey, Kind: r.Kind, Body: r.Body, Attempts: r.Attempts}
+		out[i] = InboundDelivery{Platform: r.Platform, Key: r.DedupeKey, Kind: r.Kind, Body: r.Body, Attempts: r.Attempts}
 	}
 	return out, nil
+}
+
+// RetryDelivery hands a delivery whose processing failed back to the inbox, to be claimed
+// again from next on.
+func (s *Store) RetryDelivery(ctx context.Context, platform, key string, next time.Time) error {
+	return s.q(ctx).Exec(`UPDATE inbound_deliveries SET claimed_until = ?, claimed_by = NULL
+		WHERE platform = ? AND dedupe_key = ? AND body IS NOT NULL`, next.UTC(), platform, key).Error
+}
+
+// ReleaseDeliveries hands a process's unfinished deliveries back at once (it is stopping),
+// without counting the attempts their claims counted.
+func (s *Store) ReleaseDeliveries(ctx context.Context, claimant string, now time.Time) error {
+	return s.q(ctx).Exec(`UPDATE inbound_deliveries SET claimed_until = ?, claimed_by = NULL, attempts = attempts - 1
+		WHERE claimed_by = ? AND body IS NOT NULL`, now.UTC(), claimant).Error
 }
 
 // ForgetDelivery removes a recorded key, so that a delivery we could not accept is taken
@@ -120,7 +139,7 @@ func (s *Store) ConsumeEcho(ctx context.Context, connectionID int64, key string,
 	return res.RowsAffected > 0, nil
 }
 
-// ForgetEcho drops an expectation whose call certainly did not happen (Slack refused it).
+// ForgetEcho drops an expectation whose call certainly did not happen (the platform refused it).
 func (s *Store) ForgetEcho(ctx context.Context, connectionID int64, key string) error {
 	return s.q(ctx).Exec(`DELETE FROM platform_echoes WHERE id = (SELECT id FROM platform_echoes
 		WHERE connection_id = ? AND echo_key = ? ORDER BY id DESC LIMIT 1)`, connectionID, key).Error

@@ -15,6 +15,7 @@ type Member struct {
 	DisplayName string
 	CreatedAt   time.Time
 	LeftAt      *time.Time
+	MergedInto  *int64 // set when the member was merged into another (MergeMembers)
 }
 
 // MemberWithRoles is a member and the names of the roles it holds.

@@ -31,6 +31,10 @@ var migrations = []migration{
 	{ID: "0007_instance_admins", SQL: schemaInstanceAdmins},
 	{ID: "0008_signin_failures", SQL: schemaSignInFailures},
 	{ID: "0009_document_html", SQL: schemaDocumentHTML, Fill: backfillDocumentHTML},
+	{ID: "0010_connection_refusals", SQL: schemaConnectionRefusals},
+	{ID: "0011_inbox_claimants", SQL: schemaInboxClaimants},
+	{ID: "0012_heartbeats_leases", SQL: schemaHeartbeatsLeases},
+	{ID: "0013_member_merges", SQL: schemaMemberMerges},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -49,6 +53,11 @@ const migrationLockKey = 7_243_771_001
 // from several processes at once.
 func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 	db := s.q(ctx)
+	// An up-to-date database needs no lock: a restarted replica does not queue behind
+	// another process's migration to find nothing to do.
+	if pending, err := s.PendingMigrations(ctx); err == nil && len(pending) == 0 {
+		return nil, nil
+	}
 	if s.Dialect() == DialectPostgres {
 		// Session-level advisory locks belong to one connection, so hold one connection.
 		conn, err := db.DB()
@@ -523,4 +532,41 @@ CREATE INDEX signin_failures_last ON signin_failures (last_failure_at)
 // never render markdown (backfilled for older versions by backfillDocumentHTML).
 const schemaDocumentHTML = `
 ALTER TABLE document_versions ADD COLUMN html TEXT NOT NULL DEFAULT ''
+`
+
+// schemaConnectionRefusals counts the events of a connection that arrived before its
+// community approved it, which are not governed, so its page can say so.
+const schemaConnectionRefusals = `
+ALTER TABLE platform_connections ADD COLUMN refused_events BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE platform_connections ADD COLUMN refused_at {{time}}
+`
+
+// schemaInboxClaimants records which process holds each inbox item's claim, so that the
+// claims of a process that died are handed back as soon as its heartbeat stops rather than
+// when they expire.
+const schemaInboxClaimants = `
+ALTER TABLE inbound_deliveries ADD COLUMN claimed_by TEXT
+`
+
+// schemaHeartbeatsLeases: each process's heartbeat (the claims of a process whose heartbeat
+// stopped are handed back at once), and leases giving one process at a time a long-lived
+// link (a gateway session, a poller, a Socket Mode connection).
+const schemaHeartbeatsLeases = `
+CREATE TABLE heartbeats (
+	instance TEXT PRIMARY KEY,
+	started_at {{time}} NOT NULL,
+	seen_at {{time}} NOT NULL
+);
+CREATE TABLE leases (
+	name TEXT PRIMARY KEY,
+	holder TEXT NOT NULL,
+	expires_at {{time}} NOT NULL
+);
+CREATE INDEX leases_holder ON leases (holder)
+`
+
+// schemaMemberMerges records which member a merged member became
+// (constitution.merge_members).
+const schemaMemberMerges = `
+ALTER TABLE members ADD COLUMN merged_into BIGINT REFERENCES members(id) ON DELETE SET NULL
 `

@@ -10,21 +10,28 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
-// PlatformConnection is a connected Slack workspace, Discord guild or subreddit. Its
-// credentials (tokens) are stored encrypted with AES-GCM under the server's secret key.
+// PlatformConnection is a community's connection to a platform (a workspace, a server, a
+// forum: whatever the platform calls one). Its credentials (tokens) are stored encrypted
+// with AES-GCM under the server's secret key.
 type PlatformConnection struct {
 	ID          int64
 	CommunityID int64
-	Platform    string // "slack", "discord", "reddit"
-	ExternalID  string // team id, guild id, subreddit name
+	Platform    string // the platform's name (engine.Platform.Name)
+	ExternalID  string // the platform's id for it (a team id)
 	Name        string
 	BotUserID   string // the platform user our own calls appear as, to ignore our echoes
 	Credentials []byte `json:"-"` // sealed JSON
 	Status      string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// RefusedEvents counts the platform's events that arrived before the community approved
+	// the connection: they were not governed (RefuseEvent). RefusedAt is the last one's time.
+	RefusedEvents int64
+	RefusedAt     *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // box seals and opens secrets with AES-256-GCM. The key is derived from the server secret.
@@ -67,20 +74,44 @@ func (b *box) open(sealed []byte) ([]byte, error) {
 }
 
 // Connection statuses. A new connection waits for the community's approval (its platform's
-// events are not governed yet); once a constitution proposal approves it, its integration
-// finishes setting it up (lists members and channels) and marks it connected. A platform
-// integration may record other statuses ("disconnected: token_revoked").
+// events are not governed yet); once a constitution proposal approves it, the engine has its
+// platform set it up (lists members and channels) and marks it connected. Disconnecting
+// marks it so until its platform has torn it down; then it is deleted. A platform may record
+// other statuses ("disconnected: token_revoked").
 const (
-	ConnectionAwaiting  = "awaiting approval"
-	ConnectionApproved  = "approved"
-	ConnectionConnected = "connected"
+	ConnectionAwaiting      = "awaiting approval"
+	ConnectionApproved      = "approved"
+	ConnectionConnected     = "connected"
+	ConnectionDisconnecting = "disconnecting"
 )
 
-// ConnectionsWithStatus lists a platform's connections in one status, across communities.
-func (s *Store) ConnectionsWithStatus(ctx context.Context, platform, status string) ([]PlatformConnection, error) {
+// Governed tells whether the connection's events are governed: the community approved it
+// and has not decided to disconnect it.
+func (c *PlatformConnection) Governed() bool {
+	return c.Status == ConnectionApproved || c.Status == ConnectionConnected
+}
+
+// ConnectionsOf lists a platform's connections in the given statuses, across communities.
+func (s *Store) ConnectionsOf(ctx context.Context, platform string, statuses ...string) ([]PlatformConnection, error) {
 	var cs []PlatformConnection
-	err := s.q(ctx).Where("platform = ? AND status = ?", platform, status).Order("id").Find(&cs).Error
+	err := s.q(ctx).Where("platform = ? AND status IN ?", platform, statuses).Order("id").Find(&cs).Error
 	return cs, err
+}
+
+// ConnectionByID returns a community's connection by id.
+func (s *Store) ConnectionByID(ctx context.Context, communityID, id int64) (*PlatformConnection, error) {
+	var c PlatformConnection
+	if err := s.q(ctx).Where("id = ? AND community_id = ?", id, communityID).First(&c).Error; err != nil {
+		return nil, notFound(err, "connection")
+	}
+	return &c, nil
+}
+
+// RefuseEvent counts an event of a connection that was not governed because the community
+// had not approved the connection yet; its page says so.
+func (s *Store) RefuseEvent(ctx context.Context, connectionID int64, at time.Time) error {
+	return s.q(ctx).Model(&PlatformConnection{}).Where("id = ?", connectionID).
+		Updates(map[string]any{"refused_events": gorm.Expr("refused_events + 1"), "refused_at": at.UTC()}).Error
 }
 
 // SaveConnection creates or updates the connection of a platform account, sealing creds
@@ -126,7 +157,7 @@ func (s *Store) Connections(ctx context.Context, communityID int64) ([]PlatformC
 	return cs, err
 }
 
-// ConnectionByExternalID finds the connection of a platform account (a Slack team id...).
+// ConnectionByExternalID finds the connection of a platform account by the platform's id.
 func (s *Store) ConnectionByExternalID(ctx context.Context, platform, externalID string) (*PlatformConnection, error) {
 	var c PlatformConnection
 	if err := s.q(ctx).Where("platform = ? AND external_id = ?", platform, externalID).First(&c).Error; err != nil {

@@ -136,7 +136,7 @@ type Vote struct {
 	ProposalID  int64
 	MemberID    int64
 	Value       string // JSON: "yes", "option", ["a","b"], {"a":3}
-	Via         string // web, api, slack, discord, reddit
+	Via         string // web, api, or the name of the platform the vote came from
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }

@@ -1,5 +1,5 @@
 // Package enginetest provides a platform for engine tests that records every call instead
-// of talking to Slack or Discord, and helpers to set up governed communities.
+// of talking to a real platform, and helpers to set up governed communities.
 package enginetest
 
 import (
@@ -10,16 +10,18 @@ import (
 	"time"
 
 	"policykit/engine"
+	"policykit/models"
 )
 
 // Call is one recorded platform call.
 type Call struct {
-	Method   string // execute, revert, post, notify, open_ballot, update_ballot, close_ballot
+	Method   string // execute, revert, post, notify, open_ballot, update_ballot, close_ballot, set_up, tear_down, receive
 	ActionID int64
 	Type     string
 	Text     string
 	Members  []int64
 	Attempt  int
+	Key      string // receive: the delivery's key; set_up, tear_down: the connection's external id
 }
 
 // Platform is an in-memory platform named "test". It governs two action types, records
@@ -31,6 +33,16 @@ type Platform struct {
 	// Applied counts executions per action, the platform's own state used to reconcile an
 	// interrupted delivery (so a retried execute is not applied twice).
 	applied map[int64]int
+	// OnReceive processes inbox deliveries (Receive); nil accepts them doing nothing. Set it
+	// before the inbox runs.
+	OnReceive func(ctx context.Context, d models.InboundDelivery) error
+	// OnCall, when set, runs at every recorded delivery call before it returns (a test can
+	// make it stall, as a platform that hangs). Set it before deliveries run.
+	OnCall func(c Call)
+	// LinkKeys are the long-lived links the platform asks the runtime to keep (Links); each
+	// runs RunLink. Set them before the runtime starts.
+	LinkKeys []string
+	RunLink  func(ctx context.Context, key string) error
 }
 
 // NewPlatform returns an empty recording platform.
@@ -38,6 +50,35 @@ func NewPlatform() *Platform { return &Platform{applied: map[int64]int{}} }
 
 // Name implements engine.Platform.
 func (p *Platform) Name() string { return "test" }
+
+// Info implements engine.Platform.
+func (p *Platform) Info() engine.PlatformInfo {
+	return engine.PlatformInfo{Label: "Test platform", Space: "space", Connect: engine.ConnectOAuth, ConnectLabel: "Connect the test platform",
+		SignIn: true, About: "Posts and renames in the space are governed."}
+}
+
+// SetUp implements engine.Platform.
+func (p *Platform) SetUp(_ context.Context, conn *models.PlatformConnection) error {
+	return p.record(engine.Call{}, "set_up", conn.ExternalID, nil)
+}
+
+// TearDown implements engine.Platform.
+func (p *Platform) TearDown(_ context.Context, conn *models.PlatformConnection) error {
+	return p.record(engine.Call{}, "tear_down", conn.ExternalID, nil)
+}
+
+// Receive implements engine.Platform: it records the delivery; OnReceive, when set, decides
+// what processing it does.
+func (p *Platform) Receive(ctx context.Context, d models.InboundDelivery) error {
+	p.mu.Lock()
+	p.calls = append(p.calls, Call{Method: "receive", Key: d.Key, Text: d.Body, Attempt: d.Attempts})
+	on := p.OnReceive
+	p.mu.Unlock()
+	if on != nil {
+		return on(ctx, d)
+	}
+	return nil
+}
 
 // ActionTypes implements engine.Platform.
 func (p *Platform) ActionTypes() []engine.ActionType {
@@ -67,14 +108,27 @@ func (p *Platform) record(c engine.Call, method, text string, members []int64) e
 		call.ActionID, call.Type = c.Action.ID, c.Action.Type
 	}
 	p.calls = append(p.calls, call)
+	var err error
 	if len(p.failures) > 0 {
-		err := p.failures[0]
+		err = p.failures[0]
 		p.failures = p.failures[1:]
-		if err != nil {
-			return err
-		}
 	}
-	return nil
+	on := p.OnCall
+	p.mu.Unlock()
+	if on != nil {
+		on(call)
+	}
+	p.mu.Lock()
+	return err
+}
+
+// Links implements engine.LinkHolder.
+func (p *Platform) Links(context.Context) ([]engine.Link, error) {
+	out := make([]engine.Link, len(p.LinkKeys))
+	for i, key := range p.LinkKeys {
+		out[i] = engine.Link{Key: key, Run: func(ctx context.Context) error { return p.RunLink(ctx, key) }}
+	}
+	return out, nil
 }
 
 // Execute implements engine.Platform; it is idempotent per action, as a real platform

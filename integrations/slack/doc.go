@@ -2,35 +2,41 @@
 // carries decisions out there, and collects votes with Block Kit buttons. It uses the real
 // slack-go client; tests point it at slackfake through Config.APIURL.
 //
-// # Connecting
+// # Connecting (connector.go)
 //
-// A workspace admin installs the app from the community's Slack page (OAuth v2, oauth.go).
-// The bot token and the installing admin's user token are stored encrypted; the installer is
-// verified to be an admin with users.info, because their token is what deletes other
-// people's messages and renames channels. The workspace's people become members (and so do
-// people who join later, on team_join, or who act before the sync saw them), each linked
-// through a platform identity. "Sign in with Slack" signs a Slack user into their member,
-// creating a password-less web login the first time; a member with a login links Slack to
-// it from the same page.
+// Slack is a plug-in (engine.Platform and the website's handlers.Connector): the website's
+// generic platform routes serve its page (/c/<slug>/platforms/slack), its install, sign-in and
+// link round trips (/integrations/slack/signin, /integrations/slack/oauth). A workspace admin
+// installs the app (OAuth v2). The bot token and the installing admin's user token are stored
+// encrypted; the installer is verified to be an admin with users.info, because their token is
+// what deletes other people's messages and renames channels. "Sign in with Slack" signs a
+// Slack user into their member, creating a password-less web login the first time; a member
+// with a login links Slack to it from the same page.
 //
 // Connecting and disconnecting are changes to the community, decided by its constitution
-// policies. Installing (a workspace admin's consent in Slack) stores the connection as
-// "awaiting approval" and proposes constitution.connect_platform; until that passes, the
-// workspace's events govern nothing and its people are not added. On approval the connection
-// is set up (members and channels listed, by the install request when the approval is
-// immediate, else by the inbound janitor) and marked connected. Disconnecting is proposed
-// from the Slack page (constitution.disconnect_platform); on pass the tokens are deleted.
+// policies. Installing stores the connection as "awaiting approval" and proposes
+// constitution.connect_platform; until that passes, the workspace's events are not governed
+// (each is counted and the page says so) and its people are not added. On approval the
+// engine delivers a set_up_connection effect, which calls SetUp: the workspace's people become
+// members, its channels are listed, and it is marked connected. Disconnecting is proposed from
+// the page (constitution.disconnect_platform); on pass its events stop being governed and the
+// tear_down_connection effect calls TearDown, which revokes both tokens (auth.revoke), before
+// the engine deletes the connection.
 //
-// # Inbound (inbound.go, events.go, interactions.go)
+// # Inbound (inbound.go, socketmode.go, events.go, interactions.go)
 //
-// POST /integrations/slack/events and /integrations/slack/interactions verify Slack's
+// Events and button clicks reach the shared inbox (engine.Inbox) over HTTP or over Socket
+// Mode. POST /integrations/slack/events and /integrations/slack/interactions verify Slack's
 // signature on the raw body (HMAC-SHA256 of "v0:timestamp:body" with the signing secret,
-// timestamp within 5 minutes) before parsing anything, answer at once and leave the work to
-// a bounded worker pool. Deliveries are deduplicated in the database (event ids for an hour,
-// requests by timestamp and body hash for 15 minutes, against replays), so a retry, a duplicate or a second
-// replica never governs an event twice. Our own actions echo back as events: those made with
-// the bot token carry the bot's user id; those made with the admin's token are recorded
-// before the call (platform_echoes) and each excuses exactly one matching event.
+// timestamp within 5 minutes) before parsing anything; requests are remembered by timestamp
+// and body hash for 15 minutes against replays. With an app-level token, a Socket Mode link (held by one
+// replica at a time, see engine.LinkHolder) receives the same events and clicks over a
+// websocket and needs no public URL. Either way each event or click is written to the inbox
+// before Slack hears it was received, keyed by event id (an hour) so a retry, a duplicate or a
+// second replica never governs it twice, and processed by Receive. Our own actions echo back
+// as events: those made with the bot token carry the bot's user id; those made with the
+// admin's token are recorded before the call (platform_echoes) and each excuses exactly one
+// matching event.
 //
 // # Governed actions
 //
@@ -61,15 +67,14 @@
 //     so a retry after a rate limit or an outage resumes with the messages not yet sent. A
 //     duplicate needs a crash between Slack's answer and that record.
 //   - Inbound events: governed exactly once. An event is written to the inbox
-//     (inbound_deliveries, with its body) before Slack hears it was received, and claimed
-//     for a minute; the engine consumes it in the transaction that governs its action
-//     (engine.Submission.Receipt). An event left unprocessed by a crash is taken up by any
-//     process once its claim expires (Inbound.Recover, every 15 s); one processed twice
-//     governs nothing the second time. An event recognised as our own echo consumes the
-//     expected echo and the delivery in one transaction. Processing that fails is tried 5
-//     times.
-//   - Button clicks: at most once. Slack does not retry them; a click lost in a crash is
-//     clicked again by the voter, whose ballot did not change.
+//     (inbound_deliveries, with its body) before Slack hears it was received; the engine
+//     consumes it in the transaction that governs its action (engine.Submission.Receipt).
+//     An event left unprocessed by a crash is taken up by another process within seconds
+//     of the dead process's heartbeat stopping; one processed twice governs nothing the
+//     second time. An event recognised as our own echo consumes the expected echo and the
+//     delivery in one transaction. Processing that fails is tried 5 times.
+//   - Button clicks: at least once into the inbox, like events (keyed by the payload, which
+//     carries the click's own timestamp); a vote cast twice is the same vote.
 //
 // # Ballots (ballots.go)
 //

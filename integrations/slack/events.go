@@ -16,14 +16,14 @@ import (
 // handleEvent turns one Events API delivery into a governed action, if it is one. Events
 // from workspaces no community connected, our own echoes, and message subtypes that are not
 // actions (edits, deletions, bot messages) are dropped.
-func (in *Inbound) handleEvent(ctx context.Context, body []byte, receipt *engine.Receipt) error {
+func (s *Slack) handleEvent(ctx context.Context, body []byte, receipt *engine.Receipt) error {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return fmt.Errorf("decode event: %w", err)
 	}
-	ws, err := in.s.workspaceByTeam(ctx, env.TeamID)
+	ws, err := s.workspaceByTeam(ctx, env.TeamID)
 	if errors.Is(err, models.ErrNotFound) {
-		in.log.Info("event from a Slack workspace no community has connected", "team", env.TeamID)
+		s.log.Info("event from a Slack workspace no community has connected", "team", env.TeamID)
 		return nil
 	}
 	if err != nil {
@@ -35,8 +35,20 @@ func (in *Inbound) handleEvent(ctx context.Context, body []byte, receipt *engine
 	if err := json.Unmarshal(env.Event, &head); err != nil {
 		return fmt.Errorf("decode event: %w", err)
 	}
-	if ws.conn.Status == models.ConnectionAwaiting && head.Type != "app_uninstalled" && head.Type != "tokens_revoked" {
-		in.log.Info("event from a Slack workspace awaiting the community's approval", "team", env.TeamID)
+	if head.Type == "app_uninstalled" || head.Type == "tokens_revoked" {
+		if ws.conn.Status == models.ConnectionDisconnecting {
+			return nil // the community's disconnection is under way: it deletes the connection
+		}
+		return s.store.SetConnectionStatus(ctx, ws.conn.ID, "disconnected: the app was uninstalled from Slack")
+	}
+	// Before the community approves the workspace, what happens there is not governed: what
+	// members do is refused (and counted on the workspace's page), the rest is dropped.
+	switch {
+	case ws.conn.Governed():
+	case head.Type == "message" || head.Type == "member_joined_channel" || head.Type == "pin_added":
+		_, err := s.eng.Governs(ctx, ws.conn)
+		return err
+	default:
 		return nil
 	}
 	switch head.Type {
@@ -45,19 +57,19 @@ func (in *Inbound) handleEvent(ctx context.Context, body []byte, receipt *engine
 		if err := json.Unmarshal(env.Event, &ev); err != nil {
 			return fmt.Errorf("decode message event: %w", err)
 		}
-		return in.onMessage(ctx, ws, &ev, receipt)
+		return s.onMessage(ctx, ws, &ev, receipt)
 	case "member_joined_channel":
 		var ev slackevents.MemberJoinedChannelEvent
 		if err := json.Unmarshal(env.Event, &ev); err != nil {
 			return fmt.Errorf("decode member_joined_channel: %w", err)
 		}
-		return in.onJoin(ctx, ws, &ev, receipt)
+		return s.onJoin(ctx, ws, &ev, receipt)
 	case "pin_added":
 		var ev slackevents.PinAddedEvent
 		if err := json.Unmarshal(env.Event, &ev); err != nil {
 			return fmt.Errorf("decode pin_added: %w", err)
 		}
-		return in.onPin(ctx, ws, &ev, receipt)
+		return s.onPin(ctx, ws, &ev, receipt)
 	case "team_join":
 		var ev slackevents.TeamJoinEvent
 		if err := json.Unmarshal(env.Event, &ev); err != nil {
@@ -66,16 +78,14 @@ func (in *Inbound) handleEvent(ctx context.Context, body []byte, receipt *engine
 		if ev.User == nil {
 			return errors.New("team_join without a user")
 		}
-		_, err := in.s.store.AddPlatformMembers(ctx, ws.conn.CommunityID, PlatformName, ws.conn.ExternalID, syncable([]slackapi.User{*ev.User}, ws))
+		_, err := s.store.AddPlatformMembers(ctx, ws.conn.CommunityID, PlatformName, ws.conn.ExternalID, syncable([]slackapi.User{*ev.User}, ws))
 		return err
 	case "channel_rename":
 		var ev slackevents.ChannelRenameEvent
 		if err := json.Unmarshal(env.Event, &ev); err != nil {
 			return fmt.Errorf("decode channel_rename: %w", err)
 		}
-		return in.s.store.SetChannelName(ctx, ws.conn.ID, ev.Channel.ID, ev.Channel.Name)
-	case "app_uninstalled", "tokens_revoked":
-		return in.s.store.SetConnectionStatus(ctx, ws.conn.ID, "disconnected: the app was uninstalled from Slack")
+		return s.store.SetChannelName(ctx, ws.conn.ID, ev.Channel.ID, ev.Channel.Name)
 	}
 	return nil
 }
@@ -89,11 +99,11 @@ func fromUs(ws *workspace, user, botID string) bool {
 // forgets the expectation (each call excuses one event). An echo's delivery is consumed in
 // the same transaction: processed again after a crash, the event is either still an echo or
 // already done, never mistaken for a member's action.
-func (in *Inbound) echoOf(ctx context.Context, ws *workspace, key string, receipt *engine.Receipt) (bool, error) {
+func (s *Slack) echoOf(ctx context.Context, ws *workspace, key string, receipt *engine.Receipt) (bool, error) {
 	var echo bool
-	err := in.s.store.Tx(ctx, func(tx *models.Store) error {
+	err := s.store.Tx(ctx, func(tx *models.Store) error {
 		var err error
-		if echo, err = tx.ConsumeEcho(ctx, ws.conn.ID, key, in.s.cfg.Now()); err != nil || !echo || receipt == nil {
+		if echo, err = tx.ConsumeEcho(ctx, ws.conn.ID, key, s.cfg.Now()); err != nil || !echo || receipt == nil {
 			return err
 		}
 		_, err = tx.ConsumeDelivery(ctx, receipt.Platform, receipt.Key)
@@ -102,58 +112,58 @@ func (in *Inbound) echoOf(ctx context.Context, ws *workspace, key string, receip
 	return echo, err
 }
 
-func (in *Inbound) onMessage(ctx context.Context, ws *workspace, ev *slackevents.MessageEvent, receipt *engine.Receipt) error {
+func (s *Slack) onMessage(ctx context.Context, ws *workspace, ev *slackevents.MessageEvent, receipt *engine.Receipt) error {
 	switch ev.SubType {
 	case "": // a post
 		if ev.ChannelType == "im" || ev.ChannelType == "mpim" || ev.User == "" || fromUs(ws, ev.User, ev.BotID) {
 			return nil // direct messages are private conversations, not community actions
 		}
-		params := map[string]any{"channel": ev.Channel, "text": ev.Text, "channel_name": in.s.channelName(ctx, ws, ev.Channel)}
+		params := map[string]any{"channel": ev.Channel, "text": ev.Text, "channel_name": s.channelName(ctx, ws, ev.Channel)}
 		if ev.ThreadTimeStamp != "" && ev.ThreadTimeStamp != ev.TimeStamp {
 			params["thread_ts"] = ev.ThreadTimeStamp
 		}
-		return in.submit(ctx, ws, receipt, TypePostMessage, ev.User, params, map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
+		return s.submit(ctx, ws, receipt, TypePostMessage, ev.User, params, map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
 	case slackapi.MsgSubTypeChannelName: // unlike channel_rename, this one says who renamed
 		name, old := ev.Message.Name, ev.Message.OldName
-		if err := in.s.store.SetChannelName(ctx, ws.conn.ID, ev.Channel, name); err != nil {
+		if err := s.store.SetChannelName(ctx, ws.conn.ID, ev.Channel, name); err != nil {
 			return err
 		}
 		if fromUs(ws, ev.User, ev.BotID) || ev.User == "" {
 			return nil
 		}
-		if echo, err := in.echoOf(ctx, ws, echoKey("rename", ev.Channel, name), receipt); err != nil || echo {
+		if echo, err := s.echoOf(ctx, ws, echoKey("rename", ev.Channel, name), receipt); err != nil || echo {
 			return err
 		}
-		return in.submit(ctx, ws, receipt, TypeRenameChannel, ev.User, map[string]any{"channel": ev.Channel, "name": name, "previous_name": old},
+		return s.submit(ctx, ws, receipt, TypeRenameChannel, ev.User, map[string]any{"channel": ev.Channel, "name": name, "previous_name": old},
 			map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
 	case slackapi.MsgSubTypeChannelTopic:
 		topic := ev.Message.Topic
 		// The event does not say what the topic was: that is what we last saw.
 		previous := ""
-		if ch, err := in.s.store.ChannelByID(ctx, ws.conn.ID, ev.Channel); err == nil {
+		if ch, err := s.store.ChannelByID(ctx, ws.conn.ID, ev.Channel); err == nil {
 			previous = ch.Topic
 		}
-		if err := in.s.store.SetChannelTopic(ctx, ws.conn.ID, ev.Channel, topic); err != nil {
+		if err := s.store.SetChannelTopic(ctx, ws.conn.ID, ev.Channel, topic); err != nil {
 			return err
 		}
 		if fromUs(ws, ev.User, ev.BotID) || ev.User == "" {
 			return nil
 		}
-		if echo, err := in.echoOf(ctx, ws, echoKey("topic", ev.Channel, topic), receipt); err != nil || echo {
+		if echo, err := s.echoOf(ctx, ws, echoKey("topic", ev.Channel, topic), receipt); err != nil || echo {
 			return err
 		}
-		return in.submit(ctx, ws, receipt, TypeSetTopic, ev.User, map[string]any{"channel": ev.Channel, "topic": topic, "previous_topic": previous,
-			"channel_name": in.s.channelName(ctx, ws, ev.Channel)}, map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
+		return s.submit(ctx, ws, receipt, TypeSetTopic, ev.User, map[string]any{"channel": ev.Channel, "topic": topic, "previous_topic": previous,
+			"channel_name": s.channelName(ctx, ws, ev.Channel)}, map[string]string{"team": ws.conn.ExternalID, "user": ev.User, "ts": ev.TimeStamp})
 	}
 	return nil // edits, deletions, joins, bot messages…: not governed
 }
 
-func (in *Inbound) onJoin(ctx context.Context, ws *workspace, ev *slackevents.MemberJoinedChannelEvent, receipt *engine.Receipt) error {
+func (s *Slack) onJoin(ctx context.Context, ws *workspace, ev *slackevents.MemberJoinedChannelEvent, receipt *engine.Receipt) error {
 	if ev.User == ws.conn.BotUserID {
 		// The bot was added to a channel: its posts are governed from now on; learn its
 		// name and topic so a topic change can be reverted.
 		if info, err := ws.bot.GetConversationInfoContext(ctx, &slackapi.GetConversationInfoInput{ChannelID: ev.Channel}); err == nil {
-			return in.s.store.SaveChannels(ctx, []models.PlatformChannel{{ConnectionID: ws.conn.ID, ChannelID: info.ID, Name: info.Name, Topic: info.Topic.Value}})
+			return s.store.SaveChannels(ctx, []models.PlatformChannel{{ConnectionID: ws.conn.ID, ChannelID: info.ID, Name: info.Name, Topic: info.Topic.Value}})
 		}
 		return nil
 	}
@@ -164,45 +174,45 @@ func (in *Inbound) onJoin(ctx context.Context, ws *workspace, ev *slackevents.Me
 	if fromUs(ws, initiator, "") {
 		return nil
 	}
-	if echo, err := in.echoOf(ctx, ws, echoKey("join", ev.Channel, ev.User), receipt); err != nil || echo {
+	if echo, err := s.echoOf(ctx, ws, echoKey("join", ev.Channel, ev.User), receipt); err != nil || echo {
 		return err
 	}
-	joined, err := in.s.memberFor(ctx, ws, ev.User)
+	joined, err := s.memberFor(ctx, ws, ev.User)
 	if err != nil {
 		return err
 	}
-	params := map[string]any{"channel": ev.Channel, "member": joined.ID, "channel_name": in.s.channelName(ctx, ws, ev.Channel)}
-	if ids, err := in.s.store.IdentitiesByMember(ctx, ws.conn.CommunityID, PlatformName, []int64{joined.ID}); err == nil && ids[joined.ID].Username != "" {
+	params := map[string]any{"channel": ev.Channel, "member": joined.ID, "channel_name": s.channelName(ctx, ws, ev.Channel)}
+	if ids, err := s.store.IdentitiesByMember(ctx, ws.conn.CommunityID, PlatformName, []int64{joined.ID}); err == nil && ids[joined.ID].Username != "" {
 		params["username"] = ids[joined.ID].Username
 	}
-	return in.submit(ctx, ws, receipt, TypeJoinChannel, initiator, params, map[string]string{"team": ws.conn.ExternalID, "user": initiator, "joined_user": ev.User})
+	return s.submit(ctx, ws, receipt, TypeJoinChannel, initiator, params, map[string]string{"team": ws.conn.ExternalID, "user": initiator, "joined_user": ev.User})
 }
 
-func (in *Inbound) onPin(ctx context.Context, ws *workspace, ev *slackevents.PinAddedEvent, receipt *engine.Receipt) error {
+func (s *Slack) onPin(ctx context.Context, ws *workspace, ev *slackevents.PinAddedEvent, receipt *engine.Receipt) error {
 	if fromUs(ws, ev.User, "") || ev.User == "" || ev.Item.Type != "message" || ev.Item.Message == nil {
 		return nil
 	}
 	ts := ev.Item.Message.Timestamp
-	if echo, err := in.echoOf(ctx, ws, echoKey("pin", ev.Channel, ts), receipt); err != nil || echo {
+	if echo, err := s.echoOf(ctx, ws, echoKey("pin", ev.Channel, ts), receipt); err != nil || echo {
 		return err
 	}
-	return in.submit(ctx, ws, receipt, TypePinMessage, ev.User, map[string]any{"channel": ev.Channel, "ts": ts,
-		"text": excerpt(ev.Item.Message.Text, 4000), "channel_name": in.s.channelName(ctx, ws, ev.Channel)},
+	return s.submit(ctx, ws, receipt, TypePinMessage, ev.User, map[string]any{"channel": ev.Channel, "ts": ts,
+		"text": excerpt(ev.Item.Message.Text, 4000), "channel_name": s.channelName(ctx, ws, ev.Channel)},
 		map[string]string{"team": ws.conn.ExternalID, "user": ev.User})
 }
 
 // submit governs an action that happened in Slack, by the member linked to slackUser.
-func (in *Inbound) submit(ctx context.Context, ws *workspace, receipt *engine.Receipt, typ, slackUser string, params map[string]any, refs map[string]string) error {
-	m, err := in.s.memberFor(ctx, ws, slackUser)
+func (s *Slack) submit(ctx context.Context, ws *workspace, receipt *engine.Receipt, typ, slackUser string, params map[string]any, refs map[string]string) error {
+	m, err := s.memberFor(ctx, ws, slackUser)
 	if err != nil {
 		return err
 	}
-	res, err := in.eng.Submit(ctx, engine.Submission{CommunityID: ws.conn.CommunityID, Type: typ, InitiatorID: m.ID,
+	res, err := s.eng.Submit(ctx, engine.Submission{CommunityID: ws.conn.CommunityID, Type: typ, InitiatorID: m.ID,
 		Params: params, Origin: models.OriginPlatform, ExternalRefs: refs, Receipt: receipt})
 	if err != nil {
 		return fmt.Errorf("govern %s by %s: %w", typ, slackUser, err) // ErrAlreadyGoverned stays recognisable
 	}
-	in.log.Debug("governed a slack action", "type", typ, "action", res.Action.ID, "status", res.Action.Status)
+	s.log.Debug("governed a slack action", "type", typ, "action", res.Action.ID, "status", res.Action.Status)
 	return nil
 }
 

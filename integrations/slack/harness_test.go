@@ -50,22 +50,47 @@ type world struct {
 	clock    *enginetest.Clock
 	eng      *engine.Engine
 	slack    *slack.Slack
-	inbound  *slack.Inbound
+	inbox    *engine.Inbox
 	srv      *httptest.Server
 	users    map[string]slackfake.User // by name
 	general  slackfake.Channel
 	announce slackfake.Channel
 	lounge   slackfake.Channel
+	over     transport
 
 	community *models.Community
 	founder   *browser // signed in as the community's creator
 	founderID int64    // the creator's member id
 }
 
+// transport is how Slack's events and clicks reach the server in a test world.
+type transport string
+
+const (
+	eventsAPI  transport = "events-api"  // signed HTTP requests to the public endpoints
+	socketMode transport = "socket-mode" // a websocket the server opens (no public URL)
+)
+
+// overBothTransports runs a scenario over the Events API and over Socket Mode: the same
+// events and clicks must be governed the same way.
+func overBothTransports(t *testing.T, kit string, scenario func(t *testing.T, w *world)) {
+	for _, over := range []transport{eventsAPI, socketMode} {
+		t.Run(string(over), func(t *testing.T) { scenario(t, newWorldOver(t, kit, over)) })
+	}
+}
+
 func newWorld(t *testing.T, kit string) *world {
 	t.Helper()
+	return newWorldOver(t, kit, eventsAPI)
+}
+
+// newWorldOver builds a world whose Slack app receives events over a transport. Over Socket
+// Mode the app is configured as a host without a public URL would: client id and secret
+// and the app-level token, no signing secret (the HTTP endpoints are not even mounted).
+func newWorldOver(t *testing.T, kit string, over transport) *world {
+	t.Helper()
 	gin.SetMode(gin.TestMode)
-	w := &world{t: t, fake: slackfake.New(), store: modelstest.Open(t), clock: enginetest.NewClock(), users: map[string]slackfake.User{}}
+	w := &world{t: t, fake: slackfake.New(), store: modelstest.Open(t), clock: enginetest.NewClock(), users: map[string]slackfake.User{}, over: over}
 	t.Cleanup(w.fake.Close)
 	everyone := []string{w.fake.AdminUserID()}
 	for _, n := range []string{"alice", "bob", "carol", "dave", "erin"} {
@@ -82,11 +107,18 @@ func newWorld(t *testing.T, kit string) *world {
 	w.srv = httptest.NewServer(mux)
 	t.Cleanup(w.srv.Close)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w.slack = slack.New(w.store, slack.Config{ClientID: clientID, ClientSecret: clientSecret, SigningSecret: signingSecret,
-		APIURL: w.fake.APIURL(), BaseURL: w.srv.URL, Log: quiet})
 	var err error
-	w.eng, err = engine.New(w.store, engine.Options{Clock: w.clock.Now, Platforms: []engine.Platform{w.slack}, Log: quiet})
+	w.eng, err = engine.New(w.store, engine.Options{Clock: w.clock.Now, Log: quiet})
 	if err != nil {
+		t.Fatal(err)
+	}
+	w.inbox = engine.NewInbox(w.eng, engine.InboxOptions{Workers: 2})
+	cfg := slack.Config{ClientID: clientID, ClientSecret: clientSecret, SigningSecret: signingSecret, APIURL: w.fake.APIURL()}
+	if over == socketMode {
+		cfg.SigningSecret, cfg.AppToken = "", w.fake.AppToken()
+	}
+	w.slack = slack.New(w.host(w.inbox), cfg)
+	if err := w.eng.Register(w.slack); err != nil {
 		t.Fatal(err)
 	}
 	h, err := handlers.New(handlers.Config{BaseURL: w.srv.URL, Version: "test"}, handlers.Deps{Engine: w.eng, Store: w.store,
@@ -94,17 +126,17 @@ func newWorld(t *testing.T, kit string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.inbound = slack.NewInbound(w.slack, w.eng, slack.InboundOptions{Workers: 2})
-	h.UsePlatforms(w.slack,
-		handlers.Webhook{Method: http.MethodPost, Path: slack.EventsPath, Handler: http.HandlerFunc(w.inbound.ServeEvents)},
-		handlers.Webhook{Method: http.MethodPost, Path: slack.InteractionsPath, Handler: http.HandlerFunc(w.inbound.ServeInteractions)})
-	w.inbound.Start(ctx)
+	h.UsePlatform(w.slack)
+	w.inbox.Start(ctx)
 	t.Cleanup(func() {
-		if err := w.inbound.Stop(ctx); err != nil {
+		if err := w.inbox.Stop(ctx); err != nil {
 			t.Error(err)
 		}
 	})
 	mux.Handle("/", h.Router())
+	if over == socketMode {
+		w.runLinks()
+	}
 
 	w.founder = w.browser()
 	w.founder.signup("Ada Founder")
@@ -124,7 +156,7 @@ func newWorld(t *testing.T, kit string) *world {
 // workspace's admin, and checks the connection.
 func (w *world) install() {
 	w.t.Helper()
-	status := w.founder.oauth("/c/"+w.community.Slug+"/platforms/slack/install", w.fake.AdminUserID(), "chat:write,channels:write,groups:write,pins:write")
+	status := w.founder.oauth("/c/"+w.community.Slug+"/platforms/slack/connect", w.fake.AdminUserID(), "chat:write,channels:write,groups:write,pins:write")
 	if status != http.StatusSeeOther {
 		w.t.Fatalf("install callback: status %d", status)
 	}
@@ -132,8 +164,12 @@ func (w *world) install() {
 	if err != nil {
 		w.t.Fatalf("no connection after install: %v", err)
 	}
-	if conn.Status == models.ConnectionConnected {
-		return // the kit's constitution approved the connection at once
+	if conn.Status == models.ConnectionApproved {
+		w.deliver() // the kit's constitution approved the connection at once: set it up
+		if conn, _ := w.store.ConnectionOf(ctx, w.community.ID, "slack"); conn.Status != models.ConnectionConnected {
+			w.t.Fatalf("after set-up the connection is %q", conn.Status)
+		}
+		return
 	}
 	// Connecting is a proposal: the founder (the only member before the workspace's people
 	// arrive) approves it, and the connection is set up.
@@ -144,12 +180,16 @@ func (w *world) install() {
 	if _, err := w.eng.CastVote(ctx, w.community.ID, p.ID, w.founderID, "yes", "web"); err != nil {
 		w.t.Fatal(err)
 	}
-	if err := w.slack.FinishConnections(ctx); err != nil {
-		w.t.Fatal(err)
-	}
+	w.deliver()
 	if conn, _ := w.store.ConnectionOf(ctx, w.community.ID, "slack"); conn.Status != models.ConnectionConnected {
 		w.t.Fatalf("after the founder's approval the connection is %q", conn.Status)
 	}
+}
+
+// host is what the Slack plug-in is built on in these tests: the world's engine, the given
+// inbox and the test server's URL.
+func (w *world) host(inbox *engine.Inbox) engine.Host {
+	return engine.Host{Engine: w.eng, Inbox: inbox, BaseURL: w.srv.URL, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
 // member is the member linked to a Slack user.
@@ -172,23 +212,63 @@ func (w *world) slackUser(memberID int64) string {
 	return ids[memberID].ExternalID
 }
 
-// send delivers an event to the events endpoint and waits until it has been processed.
+// runLinks runs the app's long-lived links (its Socket Mode connection) as the runtime would
+// in a server process, until the test ends, and waits for the connection.
+func (w *world) runLinks() {
+	w.t.Helper()
+	links, err := w.slack.Links(ctx)
+	if err != nil || len(links) != 1 {
+		w.t.Fatalf("socket mode links: %v %v", links, err)
+	}
+	linkCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- links[0].Run(linkCtx) }()
+	w.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			w.t.Errorf("socket mode link: %v", err)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for w.fake.SocketConnections() == 0 {
+		if time.Now().After(deadline) {
+			w.t.Fatal("the app did not open a Socket Mode connection")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// send delivers an event over the world's transport and waits until it has been processed.
 func (w *world) send(ev slackfake.Event, err error) {
 	w.t.Helper()
 	if err != nil {
 		w.t.Fatalf("user action: %v", err)
 	}
+	w.deliverEvent(ev)
+	w.flush()
+}
+
+// deliverEvent hands an event to the server over the world's transport: a signed request
+// answered 200, or a Socket Mode envelope the app acknowledged.
+func (w *world) deliverEvent(ev slackfake.Event) {
+	w.t.Helper()
+	if w.over == socketMode {
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if _, err := w.fake.SendSocketEvent(c, ev); err != nil {
+			w.t.Fatal(err)
+		}
+		return
+	}
 	resp, err := w.fake.SendEvent(ctx, w.srv.URL+slack.EventsPath, signingSecret, ev)
 	w.expect(resp, err, http.StatusOK)
-	w.flush()
 }
 
 // sendEchoes delivers every event our own calls caused, as Slack would.
 func (w *world) sendEchoes() {
 	w.t.Helper()
 	for _, ev := range w.fake.Echoes() {
-		resp, err := w.fake.SendEvent(ctx, w.srv.URL+slack.EventsPath, signingSecret, ev)
-		w.expect(resp, err, http.StatusOK)
+		w.deliverEvent(ev)
 	}
 	w.flush()
 }
@@ -214,8 +294,16 @@ func (w *world) click(user, channel, ts, actionID string) {
 	if err != nil {
 		w.t.Fatalf("click %s: %v", actionID, err)
 	}
-	resp, err := w.fake.SendInteraction(ctx, w.srv.URL+slack.InteractionsPath, signingSecret, p)
-	w.expect(resp, err, http.StatusOK)
+	if w.over == socketMode {
+		c, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := w.fake.SendSocketInteraction(c, p); err != nil {
+			w.t.Fatal(err)
+		}
+	} else {
+		resp, err := w.fake.SendInteraction(ctx, w.srv.URL+slack.InteractionsPath, signingSecret, p)
+		w.expect(resp, err, http.StatusOK)
+	}
 	w.flush()
 }
 
@@ -233,9 +321,9 @@ func (w *world) expect(resp *http.Response, err error, status int) {
 
 func (w *world) flush() {
 	w.t.Helper()
-	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := w.inbound.Flush(c); err != nil {
+	if err := w.inbox.Flush(c); err != nil {
 		w.t.Fatal(err)
 	}
 }

@@ -8,11 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -21,36 +18,10 @@ import (
 	"policykit/models"
 )
 
-// Inbound receives what Slack sends: Events API deliveries and interactivity payloads
-// (button clicks). Each request is verified on its raw body before anything else, answered
-// at once, and processed by a small pool of workers, so Slack always gets its answer within
-// its 3-second limit whatever the database is doing.
-type Inbound struct {
-	s    *Slack
-	eng  *engine.Engine
-	log  *slog.Logger
-	opts InboundOptions
-
-	jobs    chan job
-	mu      sync.RWMutex // guards closed against sends on a closed channel
-	closed  bool
-	workers sync.WaitGroup
-	pending atomic.Int64 // accepted jobs not yet finished, for Flush
-	stop    context.CancelFunc
-}
-
-// InboundOptions size the worker pool.
-type InboundOptions struct {
-	Workers   int // default 4
-	QueueSize int // default 256; a full queue answers 503 and Slack retries later
-}
-
-type job struct {
-	kind     string // "event" or "interaction"
-	body     []byte
-	key      string // an event's delivery key in the inbox ("" for an interaction)
-	attempts int    // times the event has been claimed for processing
-}
+// What Slack sends reaches the shared inbox (engine.Inbox) two ways: over HTTP (the Events
+// API and interactivity endpoints here, each request verified on its raw body) or over
+// Socket Mode (socketmode.go). Either way an event or a click is written to the inbox before
+// Slack hears it was received, and processed by Receive, so both transports govern alike.
 
 // Request limits and delivery-key lifetimes.
 const (
@@ -61,182 +32,70 @@ const (
 	// signatureTTL keeps request signatures past the 5-minute timestamp window, after
 	// which a replay fails the timestamp check anyway.
 	signatureTTL = 15 * time.Minute
-	// jobTimeout bounds the processing of one request. An accepted event is claimed for
-	// that long; after that, another process (or this one, restarted) takes it up again.
-	jobTimeout = time.Minute
-	// recoverEvery is how often accepted events left unprocessed are looked for.
-	recoverEvery = 15 * time.Second
-	// maxEventAttempts bounds how often an event whose processing fails is tried.
-	maxEventAttempts = 5
 )
 
-// NewInbound prepares the inbound side; Start runs its workers.
-func NewInbound(s *Slack, eng *engine.Engine, opts InboundOptions) *Inbound {
-	if opts.Workers <= 0 {
-		opts.Workers = 4
-	}
-	if opts.QueueSize <= 0 {
-		opts.QueueSize = 256
-	}
-	return &Inbound{s: s, eng: eng, log: s.log, opts: opts, jobs: make(chan job, opts.QueueSize)}
-}
+// Kinds of inbox deliveries.
+const (
+	kindEvent = "event" // an Events API event_callback envelope
+	kindClick = "click" // a block_actions interaction payload
+)
 
-// Start runs the workers and a janitor that takes up accepted events left unprocessed (by a
-// crash, here or on another replica), sets up connections their community has approved, and
-// forgets expired delivery keys.
-func (in *Inbound) Start(ctx context.Context) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	in.stop = cancel
-	for range in.opts.Workers {
-		in.workers.Add(1)
-		go in.work()
-	}
-	in.workers.Add(1)
-	go in.janitor(ctx)
-}
+// Paths of the inbound endpoints, as the README's app manifest gives them to Slack.
+const (
+	EventsPath       = "/integrations/slack/events"
+	InteractionsPath = "/integrations/slack/interactions"
+)
 
-// Recover queues accepted events whose processing claim has expired, and reports how many.
-// The janitor calls it every recoverEvery; tests call it after moving the clock.
-func (in *Inbound) Recover(ctx context.Context) (int, error) {
-	now := in.s.cfg.Now()
-	ds, err := in.s.store.ClaimUnprocessed(ctx, PlatformName, now, now.Add(jobTimeout), in.opts.QueueSize/2)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, d := range ds {
-		if in.enqueue(job{kind: d.Kind, body: []byte(d.Body), key: d.Key, attempts: d.Attempts}) {
-			n++ // one not queued now is claimed again when its claim expires
-		}
-	}
-	return n, nil
-}
-
-// Stop refuses new requests (503, so Slack retries them elsewhere or later), lets the
-// workers finish what was accepted, and waits for them up to ctx's deadline.
-func (in *Inbound) Stop(ctx context.Context) error {
-	in.mu.Lock()
-	if !in.closed {
-		in.closed = true
-		close(in.jobs)
-	}
-	in.mu.Unlock()
-	if in.stop != nil {
-		in.stop()
-	}
-	done := make(chan struct{})
-	go func() { in.workers.Wait(); close(done) }()
-	select {
-	case <-done:
+// Webhooks implements the website's connector: the Events API and interactivity endpoints,
+// when a signing secret is configured (with only Socket Mode, Slack sends nothing over HTTP).
+func (s *Slack) Webhooks() map[string]http.Handler {
+	if s.cfg.SigningSecret == "" {
 		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("slack inbound: %d requests left unprocessed: %w", in.pending.Load(), ctx.Err())
 	}
+	return map[string]http.Handler{EventsPath: http.HandlerFunc(s.ServeEvents), InteractionsPath: http.HandlerFunc(s.ServeInteractions)}
 }
 
-// Flush waits until every accepted request has been processed (tests use it instead of
-// sleeping).
-func (in *Inbound) Flush(ctx context.Context) error {
-	t := time.NewTicker(2 * time.Millisecond)
-	defer t.Stop()
-	for in.pending.Load() > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+// Receive implements engine.Platform: it processes one delivery from the inbox.
+func (s *Slack) Receive(ctx context.Context, d models.InboundDelivery) error {
+	switch d.Kind {
+	case kindEvent:
+		return s.handleEvent(ctx, []byte(d.Body), &engine.Receipt{Platform: d.Platform, Key: d.Key})
+	case kindClick:
+		return s.handleInteraction(ctx, []byte(d.Body))
 	}
-	return nil
+	return fmt.Errorf("unknown slack delivery kind %q", d.Kind)
 }
 
-func (in *Inbound) work() {
-	defer in.workers.Done()
-	for j := range in.jobs {
-		in.run(j)
-	}
-}
-
-func (in *Inbound) run(j job) {
-	defer in.pending.Add(-1)
-	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
-	defer cancel()
-	var err error
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("panic: %v", r)
-			}
-		}()
-		if j.kind == "event" {
-			err = in.handleEvent(ctx, j.body, &engine.Receipt{Platform: PlatformName, Key: j.key})
-		} else {
-			err = in.handleInteraction(ctx, j.body)
-		}
-	}()
-	if errors.Is(err, engine.ErrAlreadyGoverned) {
-		in.log.Info("slack event already processed", "key", j.key)
-		err = nil
-	}
-	if err != nil {
-		in.log.Warn("slack inbound processing failed", "kind", j.kind, "attempt", j.attempts+1, "err", err)
-		if j.key == "" || j.attempts+1 < maxEventAttempts {
-			return // an event is taken up again when its claim expires
-		}
-		in.log.Error("slack event given up", "key", j.key, "attempts", j.attempts+1)
-	}
-	if j.key != "" { // done with (or given up on): drop its body from the inbox
-		if _, err := in.s.store.ConsumeDelivery(context.WithoutCancel(ctx), PlatformName, j.key); err != nil {
-			in.log.Warn("mark slack event processed", "key", j.key, "err", err)
-		}
-	}
-}
-
-func (in *Inbound) janitor(ctx context.Context) {
-	defer in.workers.Done()
-	recoverTick := time.NewTicker(recoverEvery)
-	defer recoverTick.Stop()
-	prune := time.NewTicker(10 * time.Minute)
-	defer prune.Stop()
-	for {
-		if _, err := in.Recover(ctx); err != nil && ctx.Err() == nil {
-			in.log.Warn("take up unprocessed slack events", "err", err)
-		}
-		if err := in.s.FinishConnections(ctx); err != nil && ctx.Err() == nil {
-			in.log.Warn("set up approved slack connections", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-recoverTick.C:
-		case <-prune.C:
-			if _, err := in.s.store.PruneInbound(ctx, in.s.cfg.Now()); err != nil {
-				in.log.Warn("prune slack delivery keys", "err", err)
-			}
-		}
-	}
-}
-
-// enqueue hands a verified request to the workers; false when full or stopping.
-func (in *Inbound) enqueue(j job) bool {
-	in.mu.RLock()
-	defer in.mu.RUnlock()
-	if in.closed {
-		return false
-	}
-	in.pending.Add(1)
-	select {
-	case in.jobs <- j:
-		return true
+// accept writes a verified delivery to the inbox and says what to answer Slack: 200 once it
+// is in the inbox (or was already), 503 when the inbox cannot take it, so Slack retries.
+func (s *Slack) accept(ctx context.Context, kind, key string, body []byte) int {
+	_, err := s.inbox.Accept(ctx, models.InboundDelivery{Platform: PlatformName, Key: key, Kind: kind, Body: string(body)}, eventKeyTTL)
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, engine.ErrBusy):
+		return http.StatusServiceUnavailable
 	default:
-		in.pending.Add(-1)
-		return false
+		s.log.Error("accept a slack delivery", "kind", kind, "err", err)
+		return http.StatusServiceUnavailable
 	}
+}
+
+// eventKey is an event's delivery key: Slack's retries and Socket Mode's redeliveries
+// carry the same event id.
+func eventKey(teamID, eventID string) string { return "event:" + teamID + ":" + eventID }
+
+// clickKey is a click's delivery key. Slack does not number interactions; the payload
+// (which carries the action's own timestamp) identifies one click.
+func clickKey(payload []byte) string {
+	sum := sha256.Sum256(payload)
+	return "click:" + hex.EncodeToString(sum[:12])
 }
 
 // verified reads the raw body and checks Slack's signature over it (HMAC-SHA256 of
 // "v0:timestamp:body" with the signing secret, timestamp within 5 minutes) before anything
 // is parsed. On failure it has answered and returns false.
-func (in *Inbound) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+func (s *Slack) verified(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	var tooBig *http.MaxBytesError
 	switch {
@@ -247,13 +106,13 @@ func (in *Inbound) verified(w http.ResponseWriter, r *http.Request) ([]byte, boo
 		http.Error(w, "unreadable body", http.StatusBadRequest)
 		return nil, false
 	}
-	sv, err := slackapi.NewSecretsVerifier(r.Header, in.s.cfg.SigningSecret)
+	sv, err := slackapi.NewSecretsVerifier(r.Header, s.cfg.SigningSecret)
 	if err == nil {
 		_, _ = sv.Write(body)
 		err = sv.Ensure()
 	}
 	if err != nil {
-		in.log.Info("rejected an unsigned, forged or stale Slack request", "path", r.URL.Path, "err", err)
+		s.log.Info("rejected an unsigned, forged or stale Slack request", "path", r.URL.Path, "err", err)
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return nil, false
 	}
@@ -264,12 +123,12 @@ func (in *Inbound) verified(w http.ResponseWriter, r *http.Request) ([]byte, boo
 // retries are signed anew). A request is known by what its signature signs, the timestamp
 // and the body, not by the signature header's text: the header's hex may be written in
 // other letter cases and still verify, and each spelling would look new.
-func (in *Inbound) fresh(w http.ResponseWriter, r *http.Request, body []byte) bool {
+func (s *Slack) fresh(w http.ResponseWriter, r *http.Request, body []byte) bool {
 	sum := sha256.Sum256(body)
 	key := "req:" + r.Header.Get("X-Slack-Request-Timestamp") + ":" + hex.EncodeToString(sum[:])
-	ok, err := in.s.store.RecordDelivery(r.Context(), PlatformName, key, in.s.cfg.Now().Add(signatureTTL))
+	ok, err := s.store.RecordDelivery(r.Context(), PlatformName, key, s.cfg.Now().Add(signatureTTL))
 	if err != nil {
-		in.log.Error("record slack request", "err", err)
+		s.log.Error("record slack request", "err", err)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return false
 	}
@@ -288,14 +147,33 @@ type envelope struct {
 	Event     json.RawMessage `json:"event"`
 }
 
+// parseEnvelope checks an event_callback's outer JSON: it must name a team, an event id and
+// an inner event with a type.
+func parseEnvelope(body []byte) (envelope, error) {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return env, fmt.Errorf("malformed event: %w", err)
+	}
+	if env.Type != "event_callback" {
+		return env, nil
+	}
+	var head struct {
+		Type string `json:"type"`
+	}
+	if env.TeamID == "" || env.EventID == "" || json.Unmarshal(env.Event, &head) != nil || head.Type == "" {
+		return env, errors.New("malformed event: no team, event id or inner event")
+	}
+	return env, nil
+}
+
 // ServeEvents answers POST /integrations/slack/events.
-func (in *Inbound) ServeEvents(w http.ResponseWriter, r *http.Request) {
-	body, ok := in.verified(w, r)
+func (s *Slack) ServeEvents(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.verified(w, r)
 	if !ok {
 		return
 	}
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	env, err := parseEnvelope(body)
+	if err != nil {
 		http.Error(w, "malformed event", http.StatusBadRequest)
 		return
 	}
@@ -310,50 +188,21 @@ func (in *Inbound) ServeEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	case "event_callback":
 	default: // app_rate_limited and types we do not use: acknowledged, nothing to do
-		in.log.Info("slack event envelope ignored", "type", env.Type, "team", env.TeamID)
+		s.log.Info("slack event envelope ignored", "type", env.Type, "team", env.TeamID)
 		w.WriteHeader(http.StatusOK)
-		return
-	}
-	var head struct {
-		Type string `json:"type"`
-	}
-	if env.TeamID == "" || env.EventID == "" || json.Unmarshal(env.Event, &head) != nil || head.Type == "" {
-		http.Error(w, "malformed event", http.StatusBadRequest)
 		return
 	}
 	// A retry may repeat the first delivery's signature (same second, same body); it is
-	// marked and deduplicated by event id below. An unmarked repeat is a replay.
-	if r.Header.Get("X-Slack-Retry-Num") == "" && !in.fresh(w, r, body) {
+	// marked and deduplicated by event id in the inbox. An unmarked repeat is a replay.
+	if r.Header.Get("X-Slack-Retry-Num") == "" && !s.fresh(w, r, body) {
 		return
 	}
-	// The event is in the inbox (with its body) before Slack hears it was received.
-	key := "event:" + env.TeamID + ":" + env.EventID
-	now := in.s.cfg.Now()
-	first, err := in.s.store.AcceptDelivery(r.Context(), models.InboundDelivery{Platform: PlatformName, Key: key, Kind: "event", Body: string(body)},
-		now.Add(eventKeyTTL), now.Add(jobTimeout))
-	if err != nil {
-		in.log.Error("record slack event id", "err", err)
-		http.Error(w, "try again", http.StatusServiceUnavailable)
-		return
-	}
-	if !first { // a retry (X-Slack-Retry-Num) or a duplicate: already taken care of
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	if !in.enqueue(job{kind: "event", body: body, key: key}) {
-		// Not accepted: forget the id so Slack's retry is taken.
-		if err := in.s.store.ForgetDelivery(context.WithoutCancel(r.Context()), PlatformName, key); err != nil {
-			in.log.Error("forget slack event id", "err", err)
-		}
-		http.Error(w, "busy", http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(s.accept(r.Context(), kindEvent, eventKey(env.TeamID, env.EventID), body))
 }
 
 // ServeInteractions answers POST /integrations/slack/interactions.
-func (in *Inbound) ServeInteractions(w http.ResponseWriter, r *http.Request) {
-	body, ok := in.verified(w, r)
+func (s *Slack) ServeInteractions(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.verified(w, r)
 	if !ok {
 		return
 	}
@@ -362,8 +211,9 @@ func (in *Inbound) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
 	}
+	payload := []byte(form.Get("payload"))
 	var cb slackapi.InteractionCallback
-	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil || cb.Team.ID == "" {
+	if err := json.Unmarshal(payload, &cb); err != nil || cb.Team.ID == "" {
 		http.Error(w, "malformed interaction", http.StatusBadRequest)
 		return
 	}
@@ -371,18 +221,8 @@ func (in *Inbound) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if !in.fresh(w, r, body) {
+	if !s.fresh(w, r, body) {
 		return
 	}
-	if !in.enqueue(job{kind: "interaction", body: []byte(form.Get("payload"))}) {
-		http.Error(w, "busy", http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(s.accept(r.Context(), kindClick, clickKey(payload), payload))
 }
-
-// Paths of the inbound endpoints, as the README's app manifest gives them to Slack.
-const (
-	EventsPath       = "/integrations/slack/events"
-	InteractionsPath = "/integrations/slack/interactions"
-)

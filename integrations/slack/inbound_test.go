@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -155,8 +154,8 @@ func TestInboundDeliveries(t *testing.T) {
 func TestInboundBackpressure(t *testing.T) {
 	w := newWorld(t, engine.KitEverythingPasses)
 	w.install()
-	in := slack.NewInbound(w.slack, w.eng, slack.InboundOptions{Workers: 1, QueueSize: 1})
-	srv := httptest.NewServer(http.HandlerFunc(in.ServeEvents))
+	in := engine.NewInbox(w.eng, engine.InboxOptions{Workers: 1, QueueSize: 1})
+	srv := httptest.NewServer(slack.New(w.host(in), w.slack.Config()).Webhooks()[slack.EventsPath])
 	defer srv.Close()
 	envs := make([]slackfake.Envelope, 2)
 	for i := range envs {
@@ -234,9 +233,9 @@ func TestOwnEchoesOnly(t *testing.T) {
 func TestTwoReplicas(t *testing.T) {
 	w := newWorld(t, engine.KitEverythingPasses)
 	w.install()
-	other := slack.NewInbound(w.slack, w.eng, slack.InboundOptions{Workers: 1})
+	other := engine.NewInbox(w.eng, engine.InboxOptions{Workers: 1})
 	other.Start(ctx)
-	srv := httptest.NewServer(http.HandlerFunc(other.ServeEvents))
+	srv := httptest.NewServer(slack.New(w.host(other), w.slack.Config()).Webhooks()[slack.EventsPath])
 	defer srv.Close()
 	_, env := w.postEvent("dave", "one event, two replicas")
 	resp, err := w.fake.SendEnvelope(ctx, w.srv.URL+slack.EventsPath, signingSecret, env)
@@ -259,18 +258,17 @@ func TestAcceptedEventsSurviveACrash(t *testing.T) {
 	w := newWorld(t, engine.KitEverythingPasses)
 	w.install()
 	// Two processes on the test clock: one accepts deliveries but dies before its workers
-	// run; the other is the process after the restart.
-	clocked := slack.New(w.store, slack.Config{ClientID: clientID, ClientSecret: clientSecret, SigningSecret: signingSecret,
-		APIURL: w.fake.APIURL(), BaseURL: w.srv.URL, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: w.clock.Now})
-	crashed := slack.NewInbound(clocked, w.eng, slack.InboundOptions{Workers: 1})
-	restarted := slack.NewInbound(clocked, w.eng, slack.InboundOptions{Workers: 1})
+	// run; the other is the process after the restart. The dead one never had a heartbeat,
+	// so its claim is taken over only when it expires.
+	crashed := engine.NewInbox(w.eng, engine.InboxOptions{Instance: "crashed", Workers: 1})
+	restarted := engine.NewInbox(w.eng, engine.InboxOptions{Instance: "restarted", Workers: 1})
 	restarted.Start(ctx)
 	defer func() {
 		if err := restarted.Stop(ctx); err != nil {
 			t.Error(err)
 		}
 	}()
-	dead := httptest.NewServer(http.HandlerFunc(crashed.ServeEvents))
+	dead := httptest.NewServer(slack.New(w.host(crashed), w.slack.Config()).Webhooks()[slack.EventsPath])
 	defer dead.Close()
 	_, env := w.postEvent("alice", "said before the crash")
 	resp, err := w.fake.SendEnvelope(ctx, dead.URL, signingSecret, env)

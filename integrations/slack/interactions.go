@@ -18,14 +18,14 @@ import (
 // privately (an ephemeral reply through the payload's response_url). The ballot messages
 // themselves are redrawn by the update_ballot effect the vote records, so every copy of a
 // jury's ballot shows the same tally.
-func (in *Inbound) handleInteraction(ctx context.Context, payload []byte) error {
+func (s *Slack) handleInteraction(ctx context.Context, payload []byte) error {
 	var cb slackapi.InteractionCallback
 	if err := json.Unmarshal(payload, &cb); err != nil {
 		return fmt.Errorf("decode interaction: %w", err)
 	}
-	ws, err := in.s.workspaceByTeam(ctx, cb.Team.ID)
+	ws, err := s.workspaceByTeam(ctx, cb.Team.ID)
 	if errors.Is(err, models.ErrNotFound) {
-		in.log.Info("click from a Slack workspace no community has connected", "team", cb.Team.ID)
+		s.log.Info("click from a Slack workspace no community has connected", "team", cb.Team.ID)
 		return nil
 	}
 	if err != nil {
@@ -35,34 +35,34 @@ func (in *Inbound) handleInteraction(ctx context.Context, payload []byte) error 
 		if !strings.HasPrefix(a.ActionID, voteActionPrefix) {
 			continue
 		}
-		reply := in.vote(ctx, ws, cb.User.ID, a.Value)
-		if err := in.s.respond(ctx, cb.ResponseURL, reply); err != nil {
-			in.log.Info("answer a vote click", "err", err)
+		reply := s.vote(ctx, ws, cb.User.ID, a.Value)
+		if err := s.respond(ctx, cb.ResponseURL, reply); err != nil {
+			s.log.Info("answer a vote click", "err", err)
 		}
 	}
 	return nil
 }
 
 // vote casts the vote a button stands for and returns what to tell the voter.
-func (in *Inbound) vote(ctx context.Context, ws *workspace, slackUser, value string) string {
+func (s *Slack) vote(ctx context.Context, ws *workspace, slackUser, value string) string {
 	community := ws.conn.CommunityID
 	pidText, choice, ok := strings.Cut(value, ":")
 	pid, err := strconv.ParseInt(pidText, 10, 64)
 	if !ok || err != nil {
 		return "This button is not a PolicyKit ballot."
 	}
-	member, err := in.s.store.MemberByIdentity(ctx, community, PlatformName, slackUser)
+	member, err := s.store.MemberByIdentity(ctx, community, PlatformName, slackUser)
 	if errors.Is(err, models.ErrNotFound) {
 		return fmt.Sprintf("Your Slack account is not linked to a member of this community, so your vote was not counted. "+
-			"Sign in with Slack to link it: %s/signin/slack", in.s.cfg.BaseURL)
+			"Sign in with Slack to link it: %s/integrations/slack/signin", s.baseURL)
 	}
 	if err != nil {
-		in.log.Error("find voter", "err", err)
+		s.log.Error("find voter", "err", err)
 		return "Your vote could not be recorded. Please try again."
 	}
 	// Scoped by the workspace's community: a button naming another community's proposal
 	// finds nothing.
-	p, err := in.s.store.ProposalByID(ctx, community, pid)
+	p, err := s.store.ProposalByID(ctx, community, pid)
 	if err != nil || p.Ballot == nil {
 		return "This ballot is not open in this workspace's community."
 	}
@@ -70,14 +70,14 @@ func (in *Inbound) vote(ctx context.Context, ws *workspace, slackUser, value str
 	if !ok {
 		return "That is not a choice on this ballot."
 	}
-	res, err := in.eng.CastVote(ctx, community, pid, member.ID, val, PlatformName)
+	res, err := s.eng.CastVote(ctx, community, pid, member.ID, val, PlatformName)
 	switch {
 	case errors.Is(err, models.ErrForbidden):
 		return "You are not eligible to vote on this proposal, so your vote was not counted."
 	case errors.Is(err, models.ErrConflict), errors.Is(err, models.ErrInvalid):
 		return "Your vote was not counted: " + err.Error() + "."
 	case err != nil:
-		in.log.Error("cast a slack vote", "proposal", pid, "err", err)
+		s.log.Error("cast a slack vote", "proposal", pid, "err", err)
 		return "Your vote could not be recorded. Please try again."
 	}
 	verb := "recorded"

@@ -3,6 +3,7 @@ package slack_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -31,13 +32,13 @@ func TestInstallChecks(t *testing.T) {
 		want int
 	}{
 		{"not a workspace admin", func() int {
-			return w.founder.oauth("/c/"+slug+"/platforms/slack/install", w.users["alice"].ID, userScopes)
+			return w.founder.oauth("/c/"+slug+"/platforms/slack/connect", w.users["alice"].ID, userScopes)
 		}, http.StatusForbidden},
 		{"no user token granted", func() int {
-			return w.founder.oauth("/c/"+slug+"/platforms/slack/install", w.fake.AdminUserID(), "")
+			return w.founder.oauth("/c/"+slug+"/platforms/slack/connect", w.fake.AdminUserID(), "")
 		}, http.StatusUnprocessableEntity},
 		{"forged state", func() int {
-			w.founder.get("/c/" + slug + "/platforms/slack/install")
+			w.founder.get("/c/" + slug + "/platforms/slack/connect")
 			w.fake.RegisterOAuthCode(slackFakeGrant("forged-state", w.fake.AdminUserID()))
 			status, _, _ := w.founder.get(slack.CallbackPath + "?code=forged-state&state=guessed")
 			return status
@@ -48,13 +49,13 @@ func TestInstallChecks(t *testing.T) {
 			return status
 		}, http.StatusBadRequest},
 		{"consent refused", func() int {
-			_, _, loc := w.founder.get("/c/" + slug + "/platforms/slack/install")
+			_, _, loc := w.founder.get("/c/" + slug + "/platforms/slack/connect")
 			u, _ := url.Parse(loc)
 			status, _, _ := w.founder.get(slack.CallbackPath + "?error=access_denied&state=" + u.Query().Get("state"))
 			return status
 		}, http.StatusUnprocessableEntity},
 		{"sign in before any community connected the workspace", func() int {
-			return w.browser().oauth("/signin/slack", w.users["bob"].ID, "identity.basic")
+			return w.browser().oauth("/integrations/slack/signin", w.users["bob"].ID, "identity.basic")
 		}, http.StatusNotFound},
 	}
 	for _, tt := range tests {
@@ -114,10 +115,10 @@ func TestConnectSignInAndLink(t *testing.T) {
 
 	// Sign in with Slack: bob has no web login yet; he gets one, tied to his member.
 	bob := w.browser()
-	if _, page, _ := bob.get("/signin"); !strings.Contains(page, `href="/signin/slack"`) {
+	if _, page, _ := bob.get("/signin"); !strings.Contains(page, `href="/integrations/slack/signin"`) {
 		t.Fatal("the sign-in page does not offer Sign in with Slack")
 	}
-	if status := bob.oauth("/signin/slack", w.users["bob"].ID, "identity.basic"); status != http.StatusSeeOther {
+	if status := bob.oauth("/integrations/slack/signin", w.users["bob"].ID, "identity.basic"); status != http.StatusSeeOther {
 		t.Fatalf("sign in with Slack: %d", status)
 	}
 	if status, _, _ := bob.get("/c/" + slug); status != http.StatusOK {
@@ -128,7 +129,7 @@ func TestConnectSignInAndLink(t *testing.T) {
 		t.Fatalf("bob's member has no login: %+v %v", bobMember, err)
 	}
 	again := w.browser()
-	again.oauth("/signin/slack", w.users["bob"].ID, "identity.basic")
+	again.oauth("/integrations/slack/signin", w.users["bob"].ID, "identity.basic")
 	if m, _ := w.store.MemberByID(ctx, w.community.ID, bobMember.ID); *m.AccountID != *bobMember.AccountID {
 		t.Fatal("signing in again made another login")
 	}
@@ -195,8 +196,15 @@ func TestConnectSignInAndLink(t *testing.T) {
 	if p := w.proposal(p.ID); p.Status != models.StatusPassed {
 		t.Fatalf("after two yes: %s", p.Status)
 	}
+	if conn, err := w.store.ConnectionOf(ctx, w.community.ID, "slack"); err != nil || conn.Status != models.ConnectionDisconnecting {
+		t.Fatalf("once decided, the workspace is being disconnected: %+v %v", conn, err)
+	}
+	w.deliver() // the tear_down_connection effect: the app gives its tokens up, the connection goes
 	if n := w.count("platform_connections"); n != 0 {
 		t.Fatal("still connected")
+	}
+	if _, _, err := slackapi.New(w.fake.BotToken(), slackapi.OptionAPIURL(w.fake.APIURL())).PostMessage(w.general.ID, slackapi.MsgOptionText("x", false)); slackCodeOf(err) != "token_revoked" {
+		t.Fatalf("the bot token still works after disconnecting: %v", err)
 	}
 	if n, _ := w.store.CountIdentities(ctx, w.community.ID, "slack"); n != 7 {
 		t.Fatalf("disconnecting dropped member links: %d left", n)
@@ -255,7 +263,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 
 	// B's owner, even as the workspace's admin, cannot connect A's workspace to B.
-	if status := ownerB.oauth("/c/"+b.Slug+"/platforms/slack/install", w.fake.AdminUserID(), userScopes); status != http.StatusConflict {
+	if status := ownerB.oauth("/c/"+b.Slug+"/platforms/slack/connect", w.fake.AdminUserID(), userScopes); status != http.StatusConflict {
 		t.Fatalf("connecting A's workspace to B: %d", status)
 	}
 	if _, err := w.store.ConnectionOf(ctx, b.ID, "slack"); err == nil {
@@ -303,7 +311,7 @@ func TestConnectingIsDecidedByTheConstitution(t *testing.T) {
 	w.addPolicy(map[string]any{"kind": "constitution", "name": "Connections need a yes", "priority": 1,
 		"action_types": []any{engine.TypeConnect}, "notify": `start_vote("yes_no")`,
 		"check": `yes() >= 1 ? PASSED : no() >= 1 ? FAILED : PENDING`})
-	if status := w.founder.oauth("/c/"+w.community.Slug+"/platforms/slack/install", w.fake.AdminUserID(), "chat:write"); status != http.StatusSeeOther {
+	if status := w.founder.oauth("/c/"+w.community.Slug+"/platforms/slack/connect", w.fake.AdminUserID(), "chat:write"); status != http.StatusSeeOther {
 		t.Fatalf("install callback: %d", status)
 	}
 	conn, err := w.store.ConnectionOf(ctx, w.community.ID, "slack")
@@ -320,13 +328,16 @@ func TestConnectingIsDecidedByTheConstitution(t *testing.T) {
 	if n := w.count("actions"); n != actions || w.count("members") != members {
 		t.Fatalf("an unapproved workspace governed %d actions and added %d members", n-actions, w.count("members")-members)
 	}
+	// Refused, not kept for later: the page says what was not governed.
+	if _, page, _ := w.founder.get("/c/" + w.community.Slug + "/platforms/slack"); !strings.Contains(page, "1 thing done in the workspace") ||
+		!strings.Contains(page, "was not governed") {
+		t.Fatalf("the Slack page does not say an event was not governed:\n%s", page)
+	}
 	_, p := w.lastAction(engine.TypeConnect)
 	if _, err := w.eng.CastVote(ctx, w.community.ID, p.ID, w.founderID, "yes", "web"); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.slack.FinishConnections(ctx); err != nil {
-		t.Fatal(err)
-	}
+	w.deliver() // the set_up_connection effect
 	if conn, _ := w.store.ConnectionOf(ctx, w.community.ID, "slack"); conn.Status != models.ConnectionConnected || w.count("members") <= members {
 		t.Fatalf("after approval: %q, %d members", conn.Status, w.count("members"))
 	}
@@ -335,4 +346,12 @@ func TestConnectingIsDecidedByTheConstitution(t *testing.T) {
 	if n := w.count("actions"); n != actions+1 {
 		t.Fatalf("%d actions after approval, want 1", n-actions)
 	}
+}
+
+func slackCodeOf(err error) string {
+	var se slackapi.SlackErrorResponse
+	if errors.As(err, &se) {
+		return se.Err
+	}
+	return ""
 }

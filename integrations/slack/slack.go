@@ -20,54 +20,83 @@ const PlatformName = "slack"
 
 // Config is the Slack app's configuration (SLACK_* environment variables, see README).
 type Config struct {
-	ClientID      string
-	ClientSecret  string
+	ClientID     string
+	ClientSecret string
+	// SigningSecret verifies the Events API and interactivity requests Slack sends to the
+	// public URL. AppToken (an app-level "xapp-" token) makes the server connect out to Slack
+	// over Socket Mode instead, needing no public URL. Set either or both.
 	SigningSecret string
+	AppToken      string
 	// APIURL is the Web API base, ending in "/"; default Slack's own. The OAuth consent page
 	// is derived from it (…/api/ → …/oauth/v2/authorize), so one setting points everything
 	// at another server.
-	APIURL string
-	// BaseURL is PolicyKit's public URL, for OAuth redirects and links to proposals.
-	BaseURL    string
+	APIURL     string
 	HTTPClient *http.Client
-	Log        *slog.Logger
-	// Now is the clock for delivery keys and expected echoes; default time.Now.
+	// Now is the clock for request signatures and expected echoes; default time.Now.
 	Now func() time.Time
+	// PingInterval is how long Socket Mode waits for Slack's pings before reconnecting;
+	// default slack-go's (30s).
+	PingInterval time.Duration
 }
 
-// Configured tells whether the app credentials are set, so the pages can offer Slack.
+// ConfigFromEnv reads the SLACK_* variables. ok is false when Slack is not configured;
+// a partial configuration is an error.
+func ConfigFromEnv(getenv func(string) string) (cfg Config, ok bool, err error) {
+	cfg = Config{ClientID: getenv("SLACK_CLIENT_ID"), ClientSecret: getenv("SLACK_CLIENT_SECRET"),
+		SigningSecret: getenv("SLACK_SIGNING_SECRET"), AppToken: getenv("SLACK_APP_TOKEN"), APIURL: getenv("SLACK_API_URL")}
+	if cfg.ClientID == "" && cfg.ClientSecret == "" && cfg.SigningSecret == "" && cfg.AppToken == "" {
+		return cfg, false, nil
+	}
+	if !cfg.Configured() {
+		return cfg, false, errors.New("set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, and SLACK_SIGNING_SECRET (Events API) or SLACK_APP_TOKEN (Socket Mode), or none of them to run without Slack")
+	}
+	if cfg.AppToken != "" && !strings.HasPrefix(cfg.AppToken, "xapp-") {
+		return cfg, false, errors.New("SLACK_APP_TOKEN is an app-level token and starts with xapp- (Basic Information → App-Level Tokens, scope connections:write)")
+	}
+	return cfg, true, nil
+}
+
+// Configured tells whether the app credentials are set: the OAuth client, and a way for
+// Slack's events to reach the server.
 func (c Config) Configured() bool {
-	return c.ClientID != "" && c.ClientSecret != "" && c.SigningSecret != ""
+	return c.ClientID != "" && c.ClientSecret != "" && (c.SigningSecret != "" || c.AppToken != "")
 }
 
-// Slack is the Slack platform: it implements engine.Platform (outbound effects) and the
-// OAuth flows the platform pages use. Inbound requests are handled by Inbound.
+// Slack is the Slack platform plug-in: it implements engine.Platform (outbound effects,
+// connection set-up, processing inbound deliveries), the website's connector (OAuth
+// install, sign-in, linking; the Events API and interactivity endpoints) and, with an app
+// token, a Socket Mode link (engine.LinkHolder).
 type Slack struct {
-	cfg   Config
-	store *models.Store
-	log   *slog.Logger
-	types map[string]engine.ActionType
+	cfg     Config
+	eng     *engine.Engine
+	inbox   *engine.Inbox
+	store   *models.Store
+	log     *slog.Logger
+	baseURL string
+	oauth   string // the OAuth redirect URI
+	types   map[string]engine.ActionType
 }
 
-// New builds the Slack platform on a store.
-func New(store *models.Store, cfg Config) *Slack {
+// New builds the Slack platform on the server's engine and inbox.
+func New(host engine.Host, cfg Config) *Slack {
 	if cfg.APIURL == "" {
 		cfg.APIURL = slackapi.APIURL
 	}
 	if !strings.HasSuffix(cfg.APIURL, "/") {
 		cfg.APIURL += "/"
 	}
-	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 20 * time.Second}
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Slack{cfg: cfg, store: store, log: cfg.Log.With("platform", PlatformName), types: map[string]engine.ActionType{}}
+	log := host.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Slack{cfg: cfg, eng: host.Engine, inbox: host.Inbox, store: host.Engine.Store(), log: log.With("platform", PlatformName),
+		baseURL: strings.TrimRight(host.BaseURL, "/"), oauth: host.CallbackURL(PlatformName), types: map[string]engine.ActionType{}}
 	for _, t := range actionTypes() {
 		s.types[t.Name] = t
 	}
@@ -76,6 +105,13 @@ func New(store *models.Store, cfg Config) *Slack {
 
 // Name implements engine.Platform.
 func (s *Slack) Name() string { return PlatformName }
+
+// Info implements engine.Platform.
+func (s *Slack) Info() engine.PlatformInfo {
+	return engine.PlatformInfo{Label: "Slack", Space: "workspace", Connect: engine.ConnectOAuth, ConnectLabel: "Add to Slack", SignIn: true,
+		About: "A workspace admin connects it; the workspace's people become members. PolicyKit governs what happens in the " +
+			"channels its bot is in: invite @PolicyKit to a channel to govern posts, renames, pins, topics and joins there."}
+}
 
 // Config returns the configuration in use.
 func (s *Slack) Config() Config { return s.cfg }
@@ -252,7 +288,7 @@ func (s *Slack) proposalURL(c engine.Call) string {
 	if c.Proposal == nil || c.Community == nil {
 		return ""
 	}
-	return fmt.Sprintf("%s/c/%s/proposals/%d", s.cfg.BaseURL, c.Community.Slug, c.Proposal.ID)
+	return fmt.Sprintf("%s/c/%s/proposals/%d", s.baseURL, c.Community.Slug, c.Proposal.ID)
 }
 
 // parts loads what earlier attempts of this effect already sent.

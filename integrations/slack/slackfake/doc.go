@@ -16,8 +16,11 @@
 //
 // It also plays Slack's side of the conversation: it signs and delivers
 // Events API envelopes and block_actions interactions to the server under
-// test, and it records the events its own Web API calls would have caused
-// (see [Server.Echoes]) so that loop guards can be tested.
+// test, or sends them over Socket Mode (apps.connections.open with the
+// app-level token, a websocket that says hello, pings, sends envelopes, reads
+// acknowledgements and asks for reconnections; see socketmode.go), and it
+// records the events its own Web API calls would have caused (see
+// [Server.Echoes]) so that loop guards can be tested.
 //
 // A typical governance test:
 //
@@ -35,7 +38,7 @@
 // the API; system messages (channel_name, channel_topic, channel_join) are
 // delivered as events but not kept in Messages; reaction aliases
 // ("thumbsup" = "+1") are not merged; response_url expiry is by use count
-// (five) only, and its "used_url" code is our choice; Socket Mode and
-// apps.connections.open are not served; Slack's automatic redelivery is not
-// simulated (use [Envelope.Retry]).
+// (five) only, and its "used_url" code is our choice; Slack's automatic
+// redelivery is not simulated (use [Envelope.Retry]); Socket Mode sends each
+// envelope on the newest connection and does not resend unacknowledged ones.
 package slackfake

@@ -1,6 +1,7 @@
 package slackfake
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -166,25 +167,42 @@ type Server struct {
 	resp   map[string]*responseTarget
 	echoes []Event
 	deny   map[string]string // method → error code for bot-token calls
+
+	stalls  map[string]int // method → calls still to hang (Stall)
+	stalled map[string]int // method → calls that hung
+	release chan struct{}  // closed by ReleaseStalls
+
+	// Socket Mode (socketmode.go)
+	appToken  string
+	tickets   map[string]bool // websocket URLs issued and not used yet
+	sockets   []*socketConn
+	acked     map[string]bool // envelope ids the app acknowledged
+	pingEvery time.Duration
 }
 
 // New starts a fake workspace with a bot user (reachable with BotToken) and
 // an admin user (reachable with AdminToken). Close it when done.
 func New() *Server {
 	s := &Server{
-		client:   &http.Client{Timeout: 30 * time.Second},
-		teamName: "PolicyKit Test",
-		tokens:   map[string]principal{},
-		revoke:   map[string]bool{},
-		users:    map[string]*User{},
-		chans:    map[string]*channel{},
-		dms:      map[string]string{},
-		msgs:     map[string][]*message{},
-		pins:     map[string][]string{},
-		faults:   map[string]*fault{},
-		grants:   map[string]OAuthGrant{},
-		resp:     map[string]*responseTarget{},
-		deny:     map[string]string{},
+		client:    &http.Client{Timeout: 30 * time.Second},
+		teamName:  "PolicyKit Test",
+		tokens:    map[string]principal{},
+		revoke:    map[string]bool{},
+		users:     map[string]*User{},
+		chans:     map[string]*channel{},
+		dms:       map[string]string{},
+		msgs:      map[string][]*message{},
+		pins:      map[string][]string{},
+		faults:    map[string]*fault{},
+		grants:    map[string]OAuthGrant{},
+		resp:      map[string]*responseTarget{},
+		deny:      map[string]string{},
+		stalls:    map[string]int{},
+		stalled:   map[string]int{},
+		release:   make(chan struct{}),
+		tickets:   map[string]bool{},
+		acked:     map[string]bool{},
+		pingEvery: 5 * time.Second,
 	}
 	s.teamID = s.newID("T")
 	s.appID = s.newID("A")
@@ -194,12 +212,14 @@ func New() *Server {
 	s.botToken = "xoxb-" + randomToken()
 	s.adminToken = "xoxp-" + randomToken()
 	s.verifyTok = randomToken()[:24]
+	s.appToken = "xapp-1-" + s.appID + "-" + randomToken()
 	s.tokens[s.botToken] = principal{userID: s.botUserID, bot: true}
 	s.tokens[s.adminToken] = principal{userID: s.adminID}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/{method}", s.serveAPI)
 	mux.HandleFunc("POST /respond/{id}", s.serveResponseURL)
+	mux.HandleFunc("GET /link/", s.serveSocket)
 	s.srv = httptest.NewServer(mux)
 	return s
 }
@@ -292,6 +312,30 @@ func (s *Server) userTokenLocked(userID string) string {
 	tok := "xoxp-" + randomToken()
 	s.tokens[tok] = principal{userID: userID}
 	return tok
+}
+
+// Stall makes the next n calls of method hang without being applied, until ReleaseStalls
+// (or the caller gives up): a Slack that stops answering while a call is in flight.
+func (s *Server) Stall(method string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stalls[method] += n
+}
+
+// Stalled counts the calls of method that hung.
+func (s *Server) Stalled(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stalled[method]
+}
+
+// ReleaseStalls ends the hanging calls (answered 504, not applied); later calls are served.
+func (s *Server) ReleaseStalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.release)
+	s.release = make(chan struct{})
+	s.stalls = map[string]int{}
 }
 
 // RevokeToken makes later calls with token fail with token_revoked, as after
@@ -508,6 +552,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	form.Del("token")
 
 	s.mu.Lock()
+	if s.stalls[method] > 0 { // a Slack that stops answering mid-call: nothing is applied
+		s.stalls[method]--
+		s.stalled[method]++
+		release := s.release
+		s.mu.Unlock()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		http.Error(w, "stalled", http.StatusGatewayTimeout)
+		return
+	}
 	if f := s.takeFaultLocked(method); f != nil {
 		s.calls = append(s.calls, Call{Method: method, Token: token, Form: form, Status: f.status})
 		s.mu.Unlock()
@@ -528,6 +584,15 @@ func (s *Server) dispatchLocked(method, token string, form url.Values, r *http.R
 	if method == "oauth.v2.access" { // authenticated by client credentials, not a token
 		return h(&request{form: form, http: r})
 	}
+	if method == "apps.connections.open" { // only the app-level token may open Socket Mode
+		switch {
+		case token == "":
+			return fail("not_authed")
+		case token != s.appToken:
+			return fail("not_allowed_token_type")
+		}
+		return h(&request{token: token, form: form, http: r})
+	}
 	who, code := s.authLocked(token)
 	if code != "" {
 		return fail(code)
@@ -535,7 +600,7 @@ func (s *Server) dispatchLocked(method, token string, form url.Values, r *http.R
 	if code, denied := s.deny[method]; denied && who.bot {
 		return fail(code)
 	}
-	return h(&request{who: who, form: form, http: r})
+	return h(&request{who: who, token: token, form: form, http: r})
 }
 
 func (s *Server) authLocked(token string) (principal, string) {
@@ -595,6 +660,9 @@ func readForm(r *http.Request) (url.Values, error) {
 		return nil, fmt.Errorf("read body: %w", err)
 	}
 	var obj map[string]json.RawMessage
+	if len(bytes.TrimSpace(body)) == 0 { // apps.connections.open posts no body
+		body = []byte("{}")
+	}
 	if err := json.Unmarshal(body, &obj); err != nil {
 		return nil, fmt.Errorf("decode json body: %w", err)
 	}

@@ -15,9 +15,10 @@ import (
 
 // request is one authenticated Web API call as a handler sees it.
 type request struct {
-	who  principal
-	form url.Values
-	http *http.Request
+	who   principal
+	token string
+	form  url.Values
+	http  *http.Request
 }
 
 // handler maps a Web API method to its implementation. Every handler runs
@@ -26,6 +27,8 @@ func (s *Server) handler(method string) (func(*request) reply, bool) {
 	switch method {
 	case "auth.test":
 		return s.authTest, true
+	case "auth.revoke":
+		return s.authRevoke, true
 	case "chat.postMessage":
 		return s.chatPostMessage, true
 	case "chat.update":
@@ -66,6 +69,8 @@ func (s *Server) handler(method string) (func(*request) reply, bool) {
 		return s.usersInfo, true
 	case "oauth.v2.access":
 		return s.oauthV2Access, true
+	case "apps.connections.open":
+		return s.appsConnectionsOpen, true
 	}
 	return nil, false
 }
@@ -84,6 +89,12 @@ func (s *Server) authTest(q *request) reply {
 		out["bot_id"] = s.botID
 	}
 	return success(out)
+}
+
+// authRevoke revokes the calling token (an app giving its tokens up), as Slack does.
+func (s *Server) authRevoke(q *request) reply {
+	s.revoke[q.token] = true
+	return success(reply{"revoked": true})
 }
 
 // chatPostMessage posts as the token's owner. A user id as channel posts to

@@ -9,14 +9,8 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"policykit/engine"
 	"policykit/models"
-)
-
-// OAuth purposes: what a consent round trip is for.
-const (
-	PurposeInstall = "install" // "Add to Slack": the bot and the installing admin's token
-	PurposeSignIn  = "signin"  // "Sign in with Slack"
-	PurposeLink    = "link"    // link Slack to the signed-in web account
 )
 
 // Scopes requested at install; README's app manifest lists the same.
@@ -29,15 +23,13 @@ const (
 )
 
 // CallbackPath is where Slack sends people back after consent.
-const CallbackPath = "/integrations/slack/oauth"
-
-func (s *Slack) redirectURI() string { return s.cfg.BaseURL + CallbackPath }
+var CallbackPath = engine.CallbackPath(PlatformName)
 
 // AuthorizeURL is Slack's consent page for purpose; state comes back with the code and is
-// checked by the caller against the browser's cookie.
+// checked by the website against the browser's cookie.
 func (s *Slack) AuthorizeURL(purpose, state string) string {
-	v := url.Values{"client_id": {s.cfg.ClientID}, "state": {state}, "redirect_uri": {s.redirectURI()}}
-	if purpose == PurposeInstall {
+	v := url.Values{"client_id": {s.cfg.ClientID}, "state": {state}, "redirect_uri": {s.oauth}}
+	if purpose == engine.PurposeConnect {
 		v.Set("scope", BotScopes)
 		v.Set("user_scope", UserScopes)
 	} else {
@@ -52,7 +44,7 @@ func (s *Slack) exchange(ctx context.Context, code string) (*slackapi.OAuthV2Res
 		return nil, models.Invalid("code", "Slack sent no authorization code")
 	}
 	resp, err := slackapi.GetOAuthV2ResponseContext(ctx, s.cfg.HTTPClient, s.cfg.ClientID, s.cfg.ClientSecret, code,
-		s.redirectURI(), slackapi.OAuthOptionAPIURL(s.cfg.APIURL))
+		s.oauth, slackapi.OAuthOptionAPIURL(s.cfg.APIURL))
 	if c := slackCode(err); c != "" {
 		return nil, models.Invalid("code", fmt.Sprintf("Slack did not accept the authorization (%s); please try again", c))
 	}
@@ -65,12 +57,13 @@ func (s *Slack) exchange(ctx context.Context, code string) (*slackapi.OAuthV2Res
 	return resp, nil
 }
 
-// Install connects a workspace to a community ("Add to Slack"): it checks that the person
-// who consented is a workspace admin (their token reverts others' actions), stores both
-// tokens encrypted, links the installer's Slack account to the installing member, and adds
-// the workspace's people as members.
-func (s *Slack) Install(ctx context.Context, c *models.Community, installer *models.Member, code string) (*models.PlatformConnection, error) {
-	resp, err := s.exchange(ctx, code)
+// Connect connects a workspace to a community ("Add to Slack", the OAuth callback's query in
+// in): it checks that the person who consented is a workspace admin (their token reverts
+// others' actions), stores both tokens encrypted and links the installer's Slack account to
+// the installing member. A new connection awaits the community's approval; installing again
+// only renews the tokens.
+func (s *Slack) Connect(ctx context.Context, c *models.Community, installer *models.Member, in url.Values) (*models.PlatformConnection, error) {
+	resp, err := s.exchange(ctx, in.Get("code"))
 	if err != nil {
 		return nil, err
 	}
@@ -85,13 +78,14 @@ func (s *Slack) Install(ctx context.Context, c *models.Community, installer *mod
 	if !u.IsAdmin && !u.IsOwner {
 		return nil, fmt.Errorf("only an admin or owner of the Slack workspace can connect it: %w", models.ErrForbidden)
 	}
-	if existing, err := s.store.ConnectionOf(ctx, c.ID, PlatformName); err == nil && existing.ExternalID != resp.Team.ID {
-		return nil, fmt.Errorf("this community is connected to the Slack workspace %q; disconnect it first: %w", existing.Name, models.ErrConflict)
-	}
-	// A new connection waits for the community's approval (a constitution.connect_platform
-	// proposal, which the caller makes); installing again only renews the tokens.
 	status := models.ConnectionAwaiting
 	if existing, err := s.store.ConnectionOf(ctx, c.ID, PlatformName); err == nil {
+		if existing.ExternalID != resp.Team.ID {
+			return nil, fmt.Errorf("this community is connected to the Slack workspace %q; disconnect it first: %w", existing.Name, models.ErrConflict)
+		}
+		if existing.Status == models.ConnectionDisconnecting {
+			return nil, fmt.Errorf("the Slack workspace is being disconnected; connect it again once that is done: %w", models.ErrConflict)
+		}
 		status = existing.Status
 	}
 	conn := &models.PlatformConnection{CommunityID: c.ID, Platform: PlatformName, ExternalID: resp.Team.ID, Name: resp.Team.Name,
@@ -106,49 +100,49 @@ func (s *Slack) Install(ctx context.Context, c *models.Community, installer *mod
 	if err != nil && !errors.Is(err, models.ErrConflict) {
 		return nil, err
 	}
-	if conn.Status == models.ConnectionConnected {
-		s.setUp(ctx, &workspace{conn: conn, creds: creds, bot: bot, admin: s.client(creds.UserToken)}, c)
-	}
 	return conn, nil
 }
 
-// FinishConnections sets up the connections their communities have approved since they
-// were installed: it lists their members and channels and marks them connected. The install
-// handler calls it when the approval was immediate, the inbound janitor for later ones.
-func (s *Slack) FinishConnections(ctx context.Context) error {
-	conns, err := s.store.ConnectionsWithStatus(ctx, PlatformName, models.ConnectionApproved)
+// SetUp implements engine.Platform: once the community approved the connection, the
+// workspace's people become members and its channels are learnt.
+func (s *Slack) SetUp(ctx context.Context, conn *models.PlatformConnection) error {
+	ws, err := s.open(conn)
 	if err != nil {
-		return err
+		return engine.Permanent(err)
 	}
-	for i := range conns {
-		ws, err := s.open(&conns[i])
-		if err != nil {
-			return err
+	return s.setUp(ctx, ws)
+}
+
+// TearDown implements engine.Platform: the community disconnected the workspace, so the app
+// gives its tokens up (auth.revoke) and Slack stops sending its events. Tokens that no longer
+// work are already given up.
+func (s *Slack) TearDown(ctx context.Context, conn *models.PlatformConnection) error {
+	ws, err := s.open(conn)
+	if err != nil {
+		return engine.Permanent(err)
+	}
+	for _, c := range []*slackapi.Client{ws.admin, ws.bot} {
+		if c == nil {
+			continue
 		}
-		c, err := s.store.CommunityByID(ctx, conns[i].CommunityID)
-		if err != nil {
-			return err
-		}
-		s.setUp(ctx, ws, c)
-		if err := s.store.SetConnectionStatus(ctx, conns[i].ID, models.ConnectionConnected); err != nil {
-			return err
+		if _, err := c.SendAuthRevokeContext(ctx, ""); err != nil && !authCode(slackCode(err)) {
+			return s.deliveryError(ctx, nil, "auth.revoke", err)
 		}
 	}
 	return nil
 }
 
-// setUp adds the workspace's people as members and learns its channels. The connection
-// works without these lists (members are added as they act, channel names are looked up
-// when needed), so a failure here is logged rather than undoing the connection.
-func (s *Slack) setUp(ctx context.Context, ws *workspace, c *models.Community) {
-	if n, err := s.SyncMembers(ctx, ws); err != nil {
-		s.log.Warn("sync slack members", "team", ws.conn.ExternalID, "err", err)
-	} else {
-		s.log.Info("slack workspace connected", "team", ws.conn.ExternalID, "community", c.Slug, "new_members", n)
+// setUp adds the workspace's people as members and learns its channels.
+func (s *Slack) setUp(ctx context.Context, ws *workspace) error {
+	n, err := s.SyncMembers(ctx, ws)
+	if err != nil {
+		return s.deliveryError(ctx, ws, "users.list", err)
 	}
 	if err := s.syncChannels(ctx, ws); err != nil {
-		s.log.Warn("list slack channels", "team", ws.conn.ExternalID, "err", err)
+		return s.deliveryError(ctx, ws, "conversations.list", err)
 	}
+	s.log.Info("slack workspace set up", "team", ws.conn.ExternalID, "community", ws.conn.CommunityID, "new_members", n)
+	return nil
 }
 
 // SyncMembers adds the workspace's people who are not members yet; it returns how many.
@@ -184,8 +178,8 @@ func (s *Slack) syncChannels(ctx context.Context, ws *workspace) error {
 // SignIn is "Sign in with Slack": the Slack user's member in the community that connected
 // their workspace (created on first sign-in) and that member's web login (also created the
 // first time, without a password).
-func (s *Slack) SignIn(ctx context.Context, code string) (*models.Account, *models.Community, error) {
-	resp, err := s.exchange(ctx, code)
+func (s *Slack) SignIn(ctx context.Context, callback url.Values) (*models.Account, *models.Community, error) {
+	resp, err := s.exchange(ctx, callback.Get("code"))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -223,8 +217,8 @@ func (s *Slack) SignIn(ctx context.Context, code string) (*models.Account, *mode
 }
 
 // Link links the Slack account that consented to a member who already has a web login.
-func (s *Slack) Link(ctx context.Context, c *models.Community, m *models.Member, code string) error {
-	resp, err := s.exchange(ctx, code)
+func (s *Slack) Link(ctx context.Context, c *models.Community, m *models.Member, callback url.Values) error {
+	resp, err := s.exchange(ctx, callback.Get("code"))
 	if err != nil {
 		return err
 	}
