@@ -37,6 +37,7 @@ func TestBrowserBuildJuryPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	enginetest.Connect(t, app.store, comm)
 	var others []int64 // a jury needs people to draw from; how they joined is not this test's concern
 	for _, name := range []string{"Bob", "Cy", "Dee"} {
 		m, err := app.store.AddMember(ctx, comm.ID, name)

@@ -46,6 +46,7 @@ func newBuilderWorld(t *testing.T) *builderWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
+	enginetest.Connect(t, app.store, comm)
 	w := &builderWorld{app: app, ada: ada, slug: slug, comm: comm, members: []int64{m.ID}}
 	for _, name := range []string{"Bob", "Cy", "Dee"} {
 		m, err := app.store.AddMember(ctx, comm.ID, name)
