@@ -39,7 +39,7 @@ type State struct {
 	// platform's state may already show it (a rename already renamed) or not yet show our
 	// revert, so checks comparing with that state apply only to proposed actions.
 	Origin string
-	e        *Engine
+	e      *Engine
 }
 
 // Proposed tells whether the action was proposed on the website or the API rather than

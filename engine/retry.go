@@ -90,4 +90,3 @@ func (t *txn) redrawBallot(a *models.Action, outcome string) {
 		}
 	}
 }
-

@@ -29,8 +29,11 @@ type builderFacts struct {
 	members []models.MemberWithRoles
 	roles   []models.RoleWithDetail
 	types   []engine.ActionType
-	facts   blocks.CommunityFacts
-	names   blocks.Names
+	// connected are the platforms connected to the community; actions of others are offered
+	// marked, for writing policies in advance.
+	connected map[string]bool
+	facts     blocks.CommunityFacts
+	names     blocks.Names
 }
 
 func (h *Handler) builderFacts(ctx context.Context, communityID int64) (*builderFacts, error) {
@@ -42,7 +45,11 @@ func (h *Handler) builderFacts(ctx context.Context, communityID int64) (*builder
 	if err != nil {
 		return nil, err
 	}
-	f := &builderFacts{members: ms, roles: rs, types: h.engine.ActionTypes(), facts: blocks.CommunityFacts{
+	connected, err := h.engine.ConnectedPlatforms(ctx, communityID)
+	if err != nil {
+		return nil, err
+	}
+	f := &builderFacts{members: ms, roles: rs, types: h.engine.ActionTypes(), connected: connected, facts: blocks.CommunityFacts{
 		Members: len(ms), Roles: make(map[string]int, len(rs)), Named: make(map[int64]string, len(ms)), ActionTypes: map[string]string{},
 	}}
 	for _, r := range rs {

@@ -113,7 +113,11 @@ func newBuilderChoices(f *builderFacts) builderChoices {
 		c.initiator = append(c.initiator, o)
 	}
 	for _, t := range f.types {
-		c.types = append(c.types, bOption{Value: t.Name, Label: fmt.Sprintf("%s (%s)", t.Label, t.Name)})
+		o := bOption{Value: t.Name, Label: fmt.Sprintf("%s (%s)", t.Label, t.Name)}
+		if t.Platform != engine.ConstitutionPlatform && !f.connected[t.Platform] {
+			o.Label += fmt.Sprintf(" — when %s is connected", engine.PlatformLabel(t.Platform))
+		}
+		c.types = append(c.types, o)
 	}
 	return c
 }

@@ -72,6 +72,7 @@ func (h *Handler) Router() *gin.Engine {
 	c.GET("/proposals/:id", h.proposal)
 	c.GET("/proposals/:id/tally", h.proposalTally)
 	c.POST("/proposals/:id/votes", h.vote)
+	c.POST("/proposals/:id/retry", h.retryAction)
 	c.GET("/actions/:id", h.actionPage)
 	c.GET("/propose", h.proposeIndex)
 	c.GET("/propose/:type", h.proposeForm)
