@@ -57,7 +57,8 @@ func policyParams() []Param {
 	}
 }
 
-func (e *Engine) constitutionTypes() []ActionType {
+// ConstitutionTypes lists the constitution action types (every engine has them).
+func ConstitutionTypes() []ActionType {
 	add := policyParams()
 	add[0].Required, add[1].Required = true, true
 	change := append([]Param{{Name: "policy", Label: "Policy", Type: ParamPolicy, Required: true}}, policyParams()[1:]...)
@@ -81,14 +82,14 @@ func (e *Engine) constitutionTypes() []ActionType {
 		}
 	}
 	return []ActionType{
-		{Name: TypeAddPolicy, Label: "Add a policy", Platform: c, Params: add, Summary: named("Add the policy", "name"), Check: e.checkPolicy},
-		{Name: TypeChangePolicy, Label: "Change a policy", Platform: c, Params: change, Summary: named("Change the policy", "name"), Check: e.checkPolicy},
+		{Name: TypeAddPolicy, Label: "Add a policy", Platform: c, Params: add, Summary: named("Add the policy", "name"), Check: checkPolicy},
+		{Name: TypeChangePolicy, Label: "Change a policy", Platform: c, Params: change, Summary: named("Change the policy", "name"), Check: checkPolicy},
 		{Name: TypeRemovePolicy, Label: "Remove a policy", Platform: c, Params: []Param{policy}, Check: checkRemovePolicy},
 		{Name: TypeRecoverPolicy, Label: "Recover a removed policy", Platform: c, Params: []Param{policy}, Check: checkRecoverPolicy},
 		{Name: TypeReorderPolicy, Label: "Change a policy's priority", Platform: c,
 			Params: []Param{policy, {Name: "priority", Label: "New priority", Type: ParamInt, Required: true}}, Check: checkReorderPolicy},
-		{Name: TypeAddRole, Label: "Add a role", Platform: c, Params: []Param{roleName, roleDesc, perms}, Summary: named("Add the role", "name"), Check: e.checkRole},
-		{Name: TypeEditRole, Label: "Edit a role", Platform: c, Params: []Param{role, roleName, roleDesc, perms}, Summary: named("Edit the role", "name"), Check: e.checkRole},
+		{Name: TypeAddRole, Label: "Add a role", Platform: c, Params: []Param{roleName, roleDesc, perms}, Summary: named("Add the role", "name"), Check: checkRole},
+		{Name: TypeEditRole, Label: "Edit a role", Platform: c, Params: []Param{role, roleName, roleDesc, perms}, Summary: named("Edit the role", "name"), Check: checkRole},
 		{Name: TypeDeleteRole, Label: "Delete a role", Platform: c, Params: []Param{role}, Check: roleCheck(roleDelete)},
 		{Name: TypeGrantRole, Label: "Give a member a role", Platform: c, Params: []Param{role, member}, Check: roleCheck(roleGive)},
 		{Name: TypeRevokeRole, Label: "Take a role from a member", Platform: c, Params: []Param{role, member}, Check: roleCheck(roleTake)},
@@ -108,7 +109,7 @@ func (e *Engine) constitutionTypes() []ActionType {
 			{Name: "title", Label: "Question", Type: ParamString, Max: 200, Required: true},
 			{Name: "candidates", Label: "Candidates", Type: ParamCandidates, Required: true,
 				Help: `a list of {"label": "...", "type": "constitution.add_document", "params": {...}}; the winner is carried out`}},
-			Summary: named("Election:", "title"), Check: e.checkElection},
+			Summary: named("Election:", "title"), Check: checkElection},
 	}
 }
 
@@ -126,8 +127,8 @@ func nameFree(ctx context.Context, s *State, n models.UniqueName, field, what, n
 
 // checkPolicy checks a policy to add or change: its code compiles, its action types and
 // stages exist, its name is free, and a change changes something.
-func (e *Engine) checkPolicy(ctx context.Context, s *State, p map[string]any) error {
-	cid := s.Community.ID
+func checkPolicy(ctx context.Context, s *State, p map[string]any) error {
+	e, cid := s.e, s.Community.ID
 	fields, err := e.policyFields(ctx, s.Store, cid, p)
 	if err != nil {
 		return err
@@ -226,8 +227,8 @@ func checkReorderPolicy(ctx context.Context, s *State, p map[string]any) error {
 
 // checkRole checks a role to add or edit: its permissions, a free name, and a change that
 // changes something.
-func (e *Engine) checkRole(ctx context.Context, s *State, p map[string]any) error {
-	perms, err := e.permissions(p)
+func checkRole(ctx context.Context, s *State, p map[string]any) error {
+	perms, err := s.e.permissions(p)
 	if err != nil {
 		return err
 	}
@@ -355,7 +356,7 @@ func connectionCheck(connect bool) CheckFunc {
 
 // checkElection checks an election: at least two candidates with labels of their own, each
 // an action that passes its own pre-flight.
-func (e *Engine) checkElection(ctx context.Context, s *State, p map[string]any) error {
+func checkElection(ctx context.Context, s *State, p map[string]any) error {
 	cands := candidateList(p)
 	if len(cands) < 2 {
 		return models.Invalid("candidates", "an election needs at least two candidates")
@@ -367,7 +368,7 @@ func (e *Engine) checkElection(ctx context.Context, s *State, p map[string]any) 
 			return models.Invalid("candidates", fmt.Sprintf("candidate %d needs a label of its own", i+1))
 		}
 		labels[label] = true
-		if _, _, err := e.candidateAction(ctx, s, c); err != nil {
+		if _, _, err := s.e.candidateAction(ctx, s, c); err != nil {
 			return models.Invalid("candidates", fmt.Sprintf("candidate “%s”: %s", label, Reason(err)))
 		}
 	}

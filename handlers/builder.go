@@ -61,7 +61,7 @@ func (h *Handler) builderFacts(ctx context.Context, communityID int64) (*builder
 	for _, t := range f.types {
 		f.facts.ActionTypes[t.Name] = t.Kind()
 	}
-	f.names = blocks.Names{Members: f.facts.Named}
+	f.names = blocks.Names{Members: f.facts.Named, Types: h.engine.ActionLabels()}
 	return f, nil
 }
 

@@ -30,6 +30,9 @@ type StageOutput struct {
 // without a name is written "member #12".
 type Names struct {
 	Members map[int64]string
+	// Types maps action types to their labels ("Rename a channel"), for the rule to say what
+	// the policy covers (engine.RuleCovering).
+	Types map[string]string
 }
 
 // Compile compiles a block program to the six stage sources of its (first) policy and the

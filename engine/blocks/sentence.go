@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"policykit/engine"
 	"policykit/models"
 )
 
@@ -14,8 +15,22 @@ import (
 // compiled code through the engine to hold each statement to its code.
 
 // ruleText is the rule of the policy of stage (0 for the first): that stage and the ones
-// after it.
+// after it. The first stage's rule begins with the actions it covers.
 func ruleText(p *Program, stage int, names Names) string {
+	body := ruleBody(p, stage, names)
+	if stage > 0 || p.When == nil || len(p.When.ActionTypes) == 0 {
+		return body
+	}
+	labels := make([]string, len(p.When.ActionTypes))
+	for i, t := range p.When.ActionTypes {
+		if labels[i] = names.Types[t]; labels[i] == "" {
+			labels[i] = "take the action " + quoted(t)
+		}
+	}
+	return engine.RuleCovering(p.kind(), labels, body)
+}
+
+func ruleBody(p *Program, stage int, names Names) string {
 	var s []string
 	ds := p.decisions()
 	noun := "action"
