@@ -72,7 +72,10 @@ func thirdPerson(phrase string) string {
 
 // joinOr writes a, b or c.
 func joinOr(items []string) string {
-	if len(items) == 1 {
+	switch len(items) {
+	case 0:
+		return ""
+	case 1:
 		return items[0]
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " or " + items[len(items)-1]
