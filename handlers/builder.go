@@ -187,9 +187,10 @@ func (d *builderDraft) readCode() {
 	_, d.reattach = blocks.Detect(d.fields, all[1:]...)
 }
 
-// builderNew opens the builder on an empty policy that passes every platform action.
+// builderNew opens the builder on an empty policy that passes every platform action; once
+// someone decides, a vote has a deadline of 7 days unless changed.
 func (h *Handler) builderNew(c *gin.Context) {
-	values := url.Values{keyMode: {modeBlocks}, "kind": {models.KindPlatform}, "on_pass.execute": {"on"}}
+	values := url.Values{keyMode: {modeBlocks}, "kind": {models.KindPlatform}, "on_pass.execute": {"on"}, "deadline.after": {defaultDeadline}}
 	if c.Query("kind") == models.KindConstitution {
 		values.Set("kind", models.KindConstitution)
 	}

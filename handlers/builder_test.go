@@ -127,7 +127,7 @@ func TestBuilderRendersBlocksCodeAndRule(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
-			if rule := doc.Find("#builder-rule").Text(); !strings.Contains(rule, "A jury of 3 members, drawn at random") ||
+			if rule := doc.Find("#builder-rule").Text(); !strings.HasPrefix(rule, "When someone renames a channel, a jury of 3 members, drawn at random") ||
 				!strings.Contains(rule, "If it is still open after 48 hours, it fails.") {
 				t.Errorf("rule = %q", rule)
 			}
@@ -167,7 +167,6 @@ func TestBuilderExplainsInvalidCombinationsInline(t *testing.T) {
 	}{
 		{"supermajority of an empty role", with(juryForm(), "deciders.who", "role", "deciders.role", "Stewards", "how.method", "supermajority", "how.fraction", "2/3"),
 			"#e-deciders-role", "nobody has the role “Stewards”, so nobody could vote"},
-		{"jury bigger than its pool", with(juryForm(), "deciders.size", "9"), "#e-deciders-size", "the jury of 9 is bigger than its pool: the community has only 4 members"},
 		{"more yes votes than jurors", with(juryForm(), "how.yes", "5"), "#e-how-yes", "the jury has only 3 members, so 5 yes votes can never happen"},
 		{"deadline of zero", with(juryForm(), "deadline.after", "0h"), "#e-deadline-after", "is not a duration"},
 		{"not a number", with(juryForm(), "how.yes", "two"), "#e-how-yes", "must be a whole number"},
@@ -208,6 +207,48 @@ func TestBuilderExplainsInvalidCombinationsInline(t *testing.T) {
 	}
 }
 
+// TestBuilderDefaults: a block chosen with its numbers left empty works (a jury of 3,
+// threshold 2, a deadline of 7 days where the method needs one), and a jury bigger than the
+// community is accepted as all of it, as the rule says.
+func TestBuilderDefaults(t *testing.T) {
+	w := newBuilderWorld(t)
+	path := "/c/" + w.slug + "/builder"
+	tests := []struct {
+		name string
+		form url.Values
+		rule []string
+		code string
+	}{
+		{"jury and threshold left empty", with(juryForm(), "deciders.size", "", "how.yes", "", "deadline.after", ""),
+			[]string{"a jury of 3 members", "at least 2 voters vote yes"}, `threshold(2)`},
+		{"lazy consensus without a deadline", with(juryForm(), "how.method", "lazy_consensus", "deadline.after", "", "deadline.then", ""),
+			[]string{"It passes after 7 days unless 1 voter votes no"}, `lazy_consensus(1, {deadline: "7d"})`},
+		{"a jury bigger than the community", with(juryForm(), "deciders.size", "9"),
+			[]string{"a jury of 9 members", "all of them if there are fewer than 9"}, `sample(pool, min(9, len(pool)))`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, doc := w.ada.htmx(http.MethodPost, path, tt.form)
+			if problems := strings.TrimSpace(doc.Find("#builder-problems").Text()); problems != "" {
+				t.Fatalf("problems: %s", problems)
+			}
+			rule := doc.Find("#builder-rule").Text()
+			for _, want := range tt.rule {
+				if !strings.Contains(rule, want) {
+					t.Errorf("rule %q lacks %q", rule, want)
+				}
+			}
+			if code := doc.Find("#builder-code").Text(); !strings.Contains(code, tt.code) {
+				t.Errorf("code %q lacks %q", code, tt.code)
+			}
+		})
+	}
+	_, doc := w.ada.get(path)
+	if got := doc.Find("#f-deadline-after").AttrOr("value", ""); got != "7d" {
+		t.Errorf("a new policy's deadline is %q, want 7d", got)
+	}
+}
+
 func TestBuilderSaveProposesThePolicy(t *testing.T) {
 	w := newBuilderWorld(t)
 	ctx := context.Background()
@@ -224,8 +265,8 @@ func TestBuilderSaveProposesThePolicy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stored blocks: %v", err)
 	}
-	src, rule, err := blocks.Compile(prog)
-	if err != nil || src != engine.SourcesOf(&p.PolicyFields) || rule != p.Rule {
+	out, err := blocks.CompilePolicy(prog, blocks.Names{Types: w.app.engine.ActionLabels()})
+	if err != nil || out.Sources != engine.SourcesOf(&p.PolicyFields) || out.Rule != p.Rule {
 		t.Fatalf("the stored code and rule are not what the stored blocks compile to (%v)", err)
 	}
 	if strings.Join(p.ActionTypes, ",") != "test.rename_channel" || p.Kind != models.KindPlatform || p.Priority != 990 {
