@@ -307,7 +307,19 @@ func (h *Handler) builderPost(c *gin.Context) {
 	case "", "preview":
 		if isHTMX(c) {
 			sections := builderSections(d.values, d.errs, newBuilderChoices(f))
-			h.renderFragment(c, http.StatusOK, "builder_preview_swap", gin.H{"Preview": preview(d, sections, true)})
+			out := gin.H{"Preview": preview(d, sections, true)}
+			// The tried action's type changed (chosen, or the policy's types did): redraw its
+			// parameter controls too.
+			if t := tryType(d, f.types); t.Name != d.values.Get("try.shown") {
+				params, err := h.tryParamFields(ctx, comm.ID, formView{values: d.values, errs: d.errs}, t)
+				if err != nil {
+					h.pageFail(c, err)
+					return
+				}
+				params.OOB = true
+				out["TryParams"] = &params
+			}
+			h.renderFragment(c, http.StatusOK, "builder_preview_swap", out)
 			return
 		}
 	case "detach":
@@ -393,7 +405,12 @@ func (h *Handler) renderBuilder(c *gin.Context, status int, f *builderFacts, d *
 	page["Preview"] = preview(d, sections, false)
 	page["StageCount"] = stageCount(d.values)
 	page["Current"] = d.current
-	page["Try"] = tryFields(v, ch)
+	params, err := h.tryParamFields(c.Request.Context(), currentCommunity(c).ID, v, tryType(d, f.types))
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	page["Try"] = tryFields(v, ch, params)
 	page["DryN"] = dryField(v)
 	h.render(c, status, "builder", page)
 }

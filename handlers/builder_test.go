@@ -416,7 +416,7 @@ func TestBuilderDryRunAndTryIt(t *testing.T) {
 
 	try := func(votes ...string) url.Values {
 		f := with(juryForm(), "op", "tryit", "deciders.size", "4", "try.type", "test.rename_channel",
-			"try.params", "channel = C01\nname = town-square", "try.initiator", fmt.Sprint(w.members[1]))
+			"try.param.channel", "C1", "try.param.name", "town-square", "try.initiator", fmt.Sprint(w.members[1]))
 		for i := 0; i+2 < len(votes)+1; i += 2 {
 			n := i/2 + 1
 			f.Set(fmt.Sprintf("try.vote.%d.member", n), votes[i])
@@ -431,10 +431,11 @@ func TestBuilderDryRunAndTryIt(t *testing.T) {
 		want []string
 	}{
 		{"two yes pass", try(fmt.Sprint(w.members[0]), "yes", fmt.Sprint(w.members[2]), "yes"),
-			[]string{"a yes_no ballot opens for", "passed", "carry the action out", "after 2 hours"}},
+			[]string{"a yes-or-no vote opens for", "Ada votes yes.", "Cy votes", "The votes are counted", "still open", "It passes",
+				"passed", "carry the action out", "after 2 hours"}},
 		{"one yes fails at the deadline", with(try(fmt.Sprint(w.members[0]), "yes"), "try.until", "48h"),
-			[]string{"after 2 days", "failed"}},
-		{"a bad parameter line", with(try(), "try.params", "channel C01"), []string{"Parameters, line 1: write name = value."}},
+			[]string{"after 2 days", "failed", "It fails"}},
+		{"a required parameter left empty", with(try(), "try.param.name", ""), []string{"name: is required"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -446,6 +447,20 @@ func TestBuilderDryRunAndTryIt(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The tried action's parameters are a form naming the community's channels and members;
+	// choosing another type redraws them (out of band), and only then.
+	_, page := w.ada.post(path, with(juryForm(), "op", "preview"))
+	if got := page.Find("#f-try-param-channel option").Text(); !strings.Contains(got, "#channel-C1") {
+		t.Errorf("the channel control offers %q, want the channels by name", got)
+	}
+	_, swap := w.ada.htmx(http.MethodPost, path, with(juryForm(), "try.type", "test.post_message", "try.shown", "test.rename_channel"))
+	if swap.Find(`#try-params[hx-swap-oob="true"] textarea[name="try.param.text"]`).Length() != 1 {
+		t.Error("choosing another type to try did not redraw its parameters")
+	}
+	_, swap = w.ada.htmx(http.MethodPost, path, with(juryForm(), "try.type", "test.post_message", "try.shown", "test.post_message"))
+	if swap.Find("#try-params").Length() != 0 {
+		t.Error("an edit that keeps the type redrew the parameters (and would interrupt typing)")
 	}
 	// Without JavaScript the same buttons render the whole page with the results.
 	resp, doc := w.ada.post(path, try(fmt.Sprint(w.members[0]), "yes"))
