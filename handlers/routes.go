@@ -81,7 +81,7 @@ func (h *Handler) Router() *gin.Engine {
 	c.GET("/policies/:id", h.policy)
 	c.GET("/policies/:id/builder", h.builderEdit)
 	c.GET("/builder", h.builderNew)
-	c.POST("/builder", h.builderPost) // previews, dry-runs and tries write nothing; save proposes
+	c.POST("/builder", h.builderPost)  // previews, dry-runs and tries write nothing; save proposes
 	c.POST("/compile", h.compileCheck) // the code view's live error marks; writes nothing
 	c.GET("/roles", h.roles)
 	c.GET("/documents", h.documents)
