@@ -129,7 +129,7 @@ func (e *Engine) Kits() []Kit {
 
 	docJury := kitPolicy("Jury for documents")
 	jury := []Promise{
-		{Says: "Adding, changing or removing a document goes to a random jury of three members: 2 yes votes within 2 days pass it.",
+		{Says: "Adding, changing or removing a document goes to a random jury of three members: 2 yes votes within 2 days pass it (while the community has fewer than three members, they are the jury, and all must say yes).",
 			Kind: models.KindConstitution, Types: docJury.ActionTypes, Decides: DecidedByJury, JurySize: 3, JuryYes: 2},
 		{Says: "Every other change to governance needs more than half of all members to vote yes, within 7 days.",
 			Kind: models.KindConstitution, Decides: DecidedByMajority},

@@ -220,3 +220,31 @@ func TestKitsWithoutPlatforms(t *testing.T) {
 		t.Fatalf("the jury kit's first promise: %+v", jury.Promises[0])
 	}
 }
+
+// TestJuryKitInASmallCommunity: a new community of one or two members under the jury kit
+// can use its jury at once: they are the jury, and every one of them must say yes.
+func TestJuryKitInASmallCommunity(t *testing.T) {
+	env := enginetest.New(t)
+	for n := 1; n <= 2; n++ {
+		c, m := env.WebOnlyCommunity(t, fmt.Sprintf("Small %d", n), engine.KitJury, n)
+		res := submit(t, env, engine.Submission{CommunityID: c.ID, Type: engine.TypeAddDocument, InitiatorID: m[0],
+			Params: sampleParams(engine.TypeAddDocument, n), Origin: models.OriginWeb})
+		jury := ballotOf(t, res)
+		if len(jury) != n {
+			t.Fatalf("%d members: jury %v", n, jury)
+		}
+		for i, id := range jury {
+			r := vote(t, env, c, res.Proposal, id, "yes")
+			want := models.StatusPending
+			if i == n-1 {
+				want = models.StatusPassed
+			}
+			if r.Proposal.Status != want {
+				t.Fatalf("%d members, %d yes: %s, want %s", n, i+1, r.Proposal.Status, want)
+			}
+		}
+		if docs, _ := env.Store.Documents(ctx, c.ID); len(docs) != 1 {
+			t.Fatalf("%d members: the document was not added", n)
+		}
+	}
+}

@@ -131,7 +131,7 @@ func TestBuilderRendersBlocksCodeAndRule(t *testing.T) {
 				!strings.Contains(rule, "If it is still open after 48 hours, it fails.") {
 				t.Errorf("rule = %q", rule)
 			}
-			if code := doc.Find("#builder-code").Text(); !strings.Contains(code, `threshold(2, {deadline: "48h", at_deadline: "fail"})`) {
+			if code := doc.Find("#builder-code").Text(); !strings.Contains(code, `threshold(max(1, min(2, len(get("jury")))), {deadline: "48h", at_deadline: "fail"})`) {
 				t.Errorf("code = %q", code)
 			}
 			page := doc.Find("form#builder").Length() == 1
@@ -220,7 +220,7 @@ func TestBuilderDefaults(t *testing.T) {
 		code string
 	}{
 		{"jury and threshold left empty", with(juryForm(), "deciders.size", "", "how.yes", "", "deadline.after", ""),
-			[]string{"a jury of 3 members", "at least 2 voters vote yes"}, `threshold(2)`},
+			[]string{"a jury of 3 members", "at least 2 voters vote yes"}, `threshold(max(1, min(2, len(get("jury")))))`},
 		{"lazy consensus without a deadline", with(juryForm(), "how.method", "lazy_consensus", "deadline.after", "", "deadline.then", ""),
 			[]string{"It passes after 7 days unless 1 voter votes no"}, `lazy_consensus(1, {deadline: "7d"})`},
 		{"a jury bigger than the community", with(juryForm(), "deciders.size", "9"),
@@ -286,7 +286,7 @@ func TestBuilderSaveProposesThePolicy(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("change: %d", resp.StatusCode)
 	}
-	if p, _ = w.app.store.PolicyByID(ctx, w.comm.ID, p.ID); p.Version != 2 || !strings.Contains(p.CheckSrc, "threshold(3,") {
+	if p, _ = w.app.store.PolicyByID(ctx, w.comm.ID, p.ID); p.Version != 2 || !strings.Contains(p.CheckSrc, "min(3, len") {
 		t.Fatalf("after the change: version %d, check %q", p.Version, p.CheckSrc)
 	}
 
@@ -344,7 +344,7 @@ func TestBuilderDetachAndReattach(t *testing.T) {
 			code.Add(name, s.AttrOr("value", ""))
 		}
 	})
-	if !strings.Contains(code.Get("code.0.check"), `threshold(2, {deadline: "48h", at_deadline: "fail"})`) || code.Get("rule") == "" {
+	if !strings.Contains(code.Get("code.0.check"), `threshold(max(1, min(2, len(get("jury")))), {deadline: "48h", at_deadline: "fail"})`) || code.Get("rule") == "" {
 		t.Fatalf("the code view is not the compiled code and rule: %v", code)
 	}
 	tests := []struct {
@@ -353,7 +353,7 @@ func TestBuilderDetachAndReattach(t *testing.T) {
 		offer bool
 	}{
 		{"the compiled code", code.Get("code.0.check"), true},
-		{"edited, still a block program's shape", strings.Replace(code.Get("code.0.check"), "threshold(2", "threshold(3", 1), true},
+		{"edited, still a block program's shape", strings.Replace(code.Get("code.0.check"), "min(2,", "min(3,", 1), true},
 		{"hand-written", `yes() >= 3 ? PASSED : PENDING`, false},
 	}
 	for _, tt := range tests {

@@ -298,8 +298,12 @@ func yesNoText(d Decision) []string {
 	}
 	var s []string
 	if h.Method == Threshold && d.Quorum == nil {
-		s = append(s, fmt.Sprintf("It passes as soon as at least %s yes, and fails as soon as that can no longer happen (yes votes plus voters yet to vote fall below %d).",
-			plural(h.Yes, "voter votes", "voters vote"), h.Yes))
+		capped, below := "", itoa(h.Yes)
+		if d.Deciders.Who == ByJury && h.Yes > 1 {
+			capped, below = fmt.Sprintf(" (every juror, if fewer than %d were drawn)", h.Yes), "that number"
+		}
+		s = append(s, fmt.Sprintf("It passes as soon as at least %s yes%s, and fails as soon as that can no longer happen (yes votes plus voters yet to vote fall below %s).",
+			plural(h.Yes, "voter votes", "voters vote"), capped, below))
 	} else {
 		s = append(s, rule+".", "It is settled as soon as the result is certain, taking the votes cast as final: it passes once the rule is met and would stay met even if everyone yet to vote voted no, and fails once the rule could not be met even if everyone yet to vote voted yes.")
 	}

@@ -154,7 +154,14 @@ func validateDecision(v *models.ValidationError, f CommunityFacts, prefix string
 	h := d.How
 	switch h.Method {
 	case Threshold:
-		tooMany("how.yes", h.Yes, plural(h.Yes, "yes vote", "yes votes"))
+		if dc.Who == ByJury {
+			// A jury drawn smaller than the threshold needs every juror's yes (compile.go).
+			if h.Yes > dc.Size {
+				v.Add(prefix+"how.yes", fmt.Sprintf("the jury has only %s, so %s can never happen", plural(dc.Size, "member", "members"), plural(h.Yes, "yes vote", "yes votes")))
+			}
+		} else {
+			tooMany("how.yes", h.Yes, plural(h.Yes, "yes vote", "yes votes"))
+		}
 		tooMany("how.fail_at_no", h.FailAtNo, plural(h.FailAtNo, "no vote", "no votes"))
 	case Consensus:
 		tooMany("how.min_agree", h.MinAgree, plural(h.MinAgree, "agreement", "agreements"))

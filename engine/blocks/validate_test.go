@@ -130,8 +130,8 @@ func TestValidateAgainstTheCommunity(t *testing.T) {
 			p.Deciders.Role, p.How = "Empty", &blocks.How{Method: blocks.Supermajority, Fraction: "2/3"}
 		}, "deciders.role", "nobody has the role “Empty”, so nobody could vote"},
 		{"more yes than a jury bigger than its pool", func(p *blocks.Program) {
-			p.Deciders, p.How = &blocks.Deciders{Who: blocks.ByJury, Size: 5, Role: "Juror"}, &blocks.How{Method: blocks.Threshold, Yes: 5}
-		}, "how.yes", "the role “Juror” has only 4 members, so 5 yes votes can never happen"},
+			p.Deciders, p.How = &blocks.Deciders{Who: blocks.ByJury, Size: 5, Role: "Juror"}, &blocks.How{Method: blocks.Threshold, Yes: 6}
+		}, "how.yes", "the jury has only 5 members, so 6 yes votes can never happen"},
 		{"a jury from an empty role", func(p *blocks.Program) {
 			p.Deciders = &blocks.Deciders{Who: blocks.ByJury, Size: 2, Role: "Empty"}
 		}, "deciders.role", "no jury can be drawn"},
