@@ -119,8 +119,8 @@ func nameFree(ctx context.Context, s *State, n models.UniqueName, field, what, n
 	if err != nil {
 		return err
 	}
-	if taken {
-		return models.Invalid(field, fmt.Sprintf("a %s named “%s” already exists", what, name))
+	if taken != "" {
+		return models.Invalid(field, fmt.Sprintf("a %s named “%s” already exists", what, taken))
 	}
 	return nil
 }

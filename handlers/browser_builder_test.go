@@ -156,6 +156,7 @@ func TestBrowserBuilderDefaultsAndLiveErrors(t *testing.T) {
 	ada.Type("PASSED +")
 	ada.WaitText("#f-check + .cm-editor .cm-lintRange-error", "")
 	ada.WaitText("#f-check + .cm-editor .cm-gutter-lint", "")
+	ada.WaitText("#f-check + .cm-editor + .code-problem", "Line 1, column")
 	if !strings.HasSuffix(ada.URL(), "/propose/"+engine.TypeAddPolicy) || app.count("actions") != before {
 		t.Fatal("marking the error submitted the form")
 	}

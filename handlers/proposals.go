@@ -493,8 +493,12 @@ func describeEvent(ev models.AuditEvent, names map[int64]string) string {
 		return "Decided: " + s("outcome")
 	case "action.applied":
 		return "Carried out"
-	case "action.apply_failed":
+	case "action.apply_failed": // recorded before not_carried_out existed
 		return "Passed, but could not be carried out: " + s("error")
+	case "action.not_carried_out":
+		return "Approved, but could not be carried out: " + s("reason")
+	case "action.retried":
+		return who + " asked to try again to carry it out"
 	case "effects.recorded":
 		var kinds []string
 		if l, ok := p["effects"].([]any); ok {

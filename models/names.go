@@ -15,15 +15,18 @@ var (
 	DocumentTitle = UniqueName{"documents", "title"}
 )
 
-// NameTaken tells whether a community already has a row with this name, ignoring case (two
-// roles called "Moderators" and "moderators" would only confuse), other than the row except
-// (0 for none).
-func (s *Store) NameTaken(ctx context.Context, communityID int64, n UniqueName, name string, except int64) (bool, error) {
-	var count int64
+// NameTaken returns the name, as stored, of a row of the community whose name is name
+// ignoring case (two roles called "Moderators" and "moderators" would only confuse), other
+// than the row except (0 for none); "" when the name is free.
+func (s *Store) NameTaken(ctx context.Context, communityID int64, n UniqueName, name string, except int64) (string, error) {
+	var taken []string
 	err := s.q(ctx).Table(n.table).Where("community_id = ? AND LOWER("+n.column+") = LOWER(?) AND id <> ?", communityID, name, except).
-		Count(&count).Error
+		Limit(1).Pluck(n.column, &taken).Error
 	if err != nil {
-		return false, fmt.Errorf("look up %s %s: %w", n.table, n.column, err)
+		return "", fmt.Errorf("look up %s %s: %w", n.table, n.column, err)
 	}
-	return count > 0, nil
+	if len(taken) == 0 {
+		return "", nil
+	}
+	return taken[0], nil
 }

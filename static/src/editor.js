@@ -24,8 +24,9 @@ function stageOf(area) {
 }
 
 // compileLinter asks the server to compile the stage and turns its problems into
-// diagnostics; a problem without a position marks the whole program.
-function compileLinter(area) {
+// diagnostics; a problem without a position marks the whole program. The messages are also
+// written under the editor (a polite live region), for those who cannot hover a mark.
+function compileLinter(area, note) {
   return linter(
     async (view) => {
       const source = view.state.doc.toString();
@@ -45,7 +46,9 @@ function compileLinter(area) {
       }
       if (view.state.doc.toString() !== source) return [];
       const doc = view.state.doc;
-      return (answer.problems || []).map((p) => {
+      const problems = answer.problems || [];
+      note.textContent = problems.map((p) => (p.line > 0 ? `Line ${p.line}, column ${p.column}: ` : "") + p.message).join(" ");
+      return problems.map((p) => {
         let from = 0;
         let to = doc.length;
         if (p.line > 0 && p.line <= doc.lines) {
@@ -77,8 +80,12 @@ for (const area of document.querySelectorAll("textarea[data-code]")) {
     }),
     EditorView.contentAttributes.of({ "aria-label": area.getAttribute("aria-label") || area.name }),
   ];
-  if (compileURL) extensions.push(compileLinter(area), lintGutter());
+  const note = document.createElement("small");
+  note.className = "field-error code-problem";
+  note.setAttribute("aria-live", "polite");
+  if (compileURL) extensions.push(compileLinter(area, note), lintGutter());
   const view = new EditorView({ doc: area.value, extensions });
   area.hidden = true;
   area.insertAdjacentElement("afterend", view.dom);
+  view.dom.insertAdjacentElement("afterend", note);
 }
