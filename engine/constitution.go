@@ -390,7 +390,7 @@ func (e *Engine) candidateAction(ctx context.Context, s *State, c map[string]any
 	if err != nil {
 		return typ, nil, err
 	}
-	return typ, params, e.preflight(ctx, s.Store, s.Community, typ, params, s.Origin)
+	return typ, params, e.preflight(ctx, s.Store, s.Community, typ, params, s.Origin, true)
 }
 
 // policyFields builds the fields a policy action would store: for a change, the current

@@ -95,7 +95,7 @@ func (t *txn) submit(typ ActionType, params map[string]any, s Submission) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	if err := e.preflight(ctx, tx, t.community, typ, params, s.Origin); err != nil {
+	if err := e.preflight(ctx, tx, t.community, typ, params, s.Origin, true); err != nil {
 		return nil, err
 	}
 	a := &models.Action{

@@ -63,12 +63,16 @@ func (s *State) Policies(ctx context.Context, kind, actionType string) ([]models
 	return out, nil
 }
 
-// preflight runs every check of an action type on normalised parameters.
-func (e *Engine) preflight(ctx context.Context, tx *models.Store, c *models.Community, typ ActionType, p map[string]any, origin string) error {
+// preflight runs every check of an action type on normalised parameters. proposing is
+// true when the action is submitted, false when it is carried out. An action that happened
+// on its platform arrives through that platform's connection, which its integration chose
+// to govern, so the connection is not looked up then (a message posted costs no query).
+func (e *Engine) preflight(ctx context.Context, tx *models.Store, c *models.Community, typ ActionType, p map[string]any, origin string, proposing bool) error {
 	s := &State{Store: tx, Community: c, Origin: origin, e: e}
-	if typ.Platform != ConstitutionPlatform {
+	if typ.Platform != ConstitutionPlatform && (origin != models.OriginPlatform || !proposing) {
 		conn, err := tx.ConnectionOf(ctx, c.ID, typ.Platform)
-		if errors.Is(err, models.ErrNotFound) || (err == nil && conn.Status != models.ConnectionConnected) {
+		// Approved is connected, its set-up (listing members and channels) under way.
+		if errors.Is(err, models.ErrNotFound) || (err == nil && conn.Status != models.ConnectionConnected && conn.Status != models.ConnectionApproved) {
 			return models.Invalid("type", fmt.Sprintf("%s is not connected to this community, so “%s” cannot be carried out",
 				PlatformLabel(typ.Platform), typ.Label))
 		}
@@ -197,7 +201,7 @@ func (e *Engine) checkAgain(ctx context.Context, tx *models.Store, c *models.Com
 	if err != nil {
 		return nil, err
 	}
-	return p, e.preflight(ctx, tx, c, typ, p, a.Origin)
+	return p, e.preflight(ctx, tx, c, typ, p, a.Origin, false)
 }
 
 // notCarriedOut records that an approved action could not be carried out, and why.
