@@ -15,6 +15,7 @@ var (
 	ErrConflict     = errors.New("conflict")
 	ErrForbidden    = errors.New("forbidden")
 	ErrUnauthorized = errors.New("unauthorized")
+	ErrThrottled    = errors.New("too many attempts")
 )
 
 // ValidationError lists what is wrong with each field of an input. It wraps ErrInvalid.

@@ -6,6 +6,10 @@
 import { EditorView, basicSetup } from "codemirror";
 import { linter, lintGutter } from "@codemirror/lint";
 
+// CodeMirror injects its styles as <style> elements; the Content-Security-Policy admits
+// them by the page's nonce (handlers/middleware.go).
+const nonce = document.querySelector('meta[name="csp-nonce"]')?.content || "";
+
 const community = location.pathname.match(/^\/c\/[^/]+/);
 const compileURL = community ? community[0] + "/compile" : null;
 
@@ -71,6 +75,7 @@ function compileLinter(area, note) {
 for (const area of document.querySelectorAll("textarea[data-code]")) {
   const extensions = [
     basicSetup,
+    EditorView.cspNonce.of(nonce),
     EditorView.lineWrapping,
     EditorView.updateListener.of((u) => {
       if (u.docChanged) {
