@@ -54,6 +54,10 @@ type ActionType struct {
 	Params   []Param `json:"params"`
 	// Summary describes one action of this type in a sentence ("rename #general to #random").
 	Summary func(params map[string]any) string `json:"-"`
+	// Check validates an action of this type against the community's current state, when it
+	// is proposed and again when it is carried out (engine/preflight.go); nil when the
+	// parameter types say everything.
+	Check CheckFunc `json:"-"`
 }
 
 // Kind is the policy kind that governs actions of the type.

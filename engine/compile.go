@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -97,6 +98,22 @@ func Compile(src Sources) (*compiled, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// CheckStage compiles one stage's source as a policy would, for the code view to mark its
+// errors as the member types: nil when it compiles, else the error with line and column
+// (1-based) where expr gives them.
+func CheckStage(stage, code string) *CompileError {
+	if !slices.Contains(Stages(), stage) {
+		return &CompileError{Stage: stage, Message: fmt.Sprintf("unknown stage %q", stage)}
+	}
+	var ce *CompileError
+	if _, err := compileStage(stage, code); errors.As(err, &ce) {
+		return ce
+	} else if err != nil {
+		return &CompileError{Stage: stage, Message: err.Error()}
+	}
+	return nil
 }
 
 func compileStage(stage, code string) (prog *vm.Program, err error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,7 +59,8 @@ func policyParams() []Param {
 	}
 }
 
-func constitutionTypes() []ActionType {
+// ConstitutionTypes lists the constitution action types (every engine has them).
+func ConstitutionTypes() []ActionType {
 	add := policyParams()
 	add[0].Required, add[1].Required = true, true
 	change := append([]Param{{Name: "policy", Label: "Policy", Type: ParamPolicy, Required: true}}, policyParams()[1:]...)
@@ -82,129 +84,64 @@ func constitutionTypes() []ActionType {
 		}
 	}
 	return []ActionType{
-		{Name: TypeAddPolicy, Label: "Add a policy", Platform: c, Params: add, Summary: named("Add the policy", "name")},
-		{Name: TypeChangePolicy, Label: "Change a policy", Platform: c, Params: change, Summary: named("Change the policy", "name")},
-		{Name: TypeRemovePolicy, Label: "Remove a policy", Platform: c, Params: []Param{policy}},
-		{Name: TypeRecoverPolicy, Label: "Recover a removed policy", Platform: c, Params: []Param{policy}},
+		{Name: TypeAddPolicy, Label: "Add a policy", Platform: c, Params: add, Summary: named("Add the policy", "name"), Check: checkPolicy},
+		{Name: TypeChangePolicy, Label: "Change a policy", Platform: c, Params: change, Summary: named("Change the policy", "name"), Check: checkPolicy},
+		{Name: TypeRemovePolicy, Label: "Remove a policy", Platform: c, Params: []Param{policy}, Check: checkRemovePolicy},
+		{Name: TypeRecoverPolicy, Label: "Recover a removed policy", Platform: c, Params: []Param{policy}, Check: checkRecoverPolicy},
 		{Name: TypeReorderPolicy, Label: "Change a policy's priority", Platform: c,
-			Params: []Param{policy, {Name: "priority", Label: "New priority", Type: ParamInt, Required: true}}},
-		{Name: TypeAddRole, Label: "Add a role", Platform: c, Params: []Param{roleName, roleDesc, perms}, Summary: named("Add the role", "name")},
-		{Name: TypeEditRole, Label: "Edit a role", Platform: c, Params: []Param{role, roleName, roleDesc, perms}, Summary: named("Edit the role", "name")},
-		{Name: TypeDeleteRole, Label: "Delete a role", Platform: c, Params: []Param{role}},
-		{Name: TypeGrantRole, Label: "Give a member a role", Platform: c, Params: []Param{role, member}},
-		{Name: TypeRevokeRole, Label: "Take a role from a member", Platform: c, Params: []Param{role, member}},
-		{Name: TypeAddDocument, Label: "Add a document", Platform: c, Params: []Param{title, body}, Summary: named("Add the document", "title")},
-		{Name: TypeChangeDocument, Label: "Change a document", Platform: c, Params: []Param{doc, title, body}, Summary: named("Change the document", "title")},
+			Params: []Param{policy, {Name: "priority", Label: "New priority", Type: ParamInt, Required: true}}, Check: checkReorderPolicy},
+		{Name: TypeAddRole, Label: "Add a role", Platform: c, Params: []Param{roleName, roleDesc, perms}, Summary: named("Add the role", "name"), Check: checkRole},
+		{Name: TypeEditRole, Label: "Edit a role", Platform: c, Params: []Param{role, roleName, roleDesc, perms}, Summary: named("Edit the role", "name"), Check: checkRole},
+		{Name: TypeDeleteRole, Label: "Delete a role", Platform: c, Params: []Param{role}, Check: roleCheck(roleDelete)},
+		{Name: TypeGrantRole, Label: "Give a member a role", Platform: c, Params: []Param{role, member}, Check: roleCheck(roleGive)},
+		{Name: TypeRevokeRole, Label: "Take a role from a member", Platform: c, Params: []Param{role, member}, Check: roleCheck(roleTake)},
+		{Name: TypeAddDocument, Label: "Add a document", Platform: c, Params: []Param{title, body}, Summary: named("Add the document", "title"), Check: checkDocument},
+		{Name: TypeChangeDocument, Label: "Change a document", Platform: c, Params: []Param{doc, title, body}, Summary: named("Change the document", "title"), Check: checkDocument},
 		{Name: TypeRemoveDocument, Label: "Remove a document", Platform: c, Params: []Param{doc}},
 		{Name: TypeChangeSettings, Label: "Change the community's settings", Platform: c, Params: []Param{
 			{Name: "name", Label: "Community name", Type: ParamString, Max: 80, Required: true},
-			{Name: "description", Label: "Description", Type: ParamText, Max: 2000}}},
+			{Name: "description", Label: "Description", Type: ParamText, Max: 2000}}, Check: checkSettings},
 		{Name: TypeConnect, Label: "Connect a platform", Platform: c, Params: []Param{
 			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "the platform's short name, as in the address of its page"}},
-			Summary: named("Connect", "platform")},
+			Summary: named("Connect", "platform"), Check: connectionCheck(true)},
 		{Name: TypeDisconnect, Label: "Disconnect a platform", Platform: c, Params: []Param{
 			{Name: "platform", Label: "Platform", Type: ParamString, Max: 40, Required: true, Help: "the platform's short name, as in the address of its page"}},
-			Summary: named("Disconnect", "platform")},
+			Summary: named("Disconnect", "platform"), Check: connectionCheck(false)},
 		{Name: TypeMergeMembers, Label: "Merge two members who are the same person", Platform: c, Params: []Param{
 			{Name: "member", Label: "Member to keep", Type: ParamMember, Required: true},
 			{Name: "duplicate", Label: "Member merged into them", Type: ParamMember, Required: true,
-				Help: "their linked accounts, roles, login and votes on open proposals go to the member kept; where both voted, the later vote stands"}}},
+				Help: "their linked accounts, roles, login and votes on open proposals go to the member kept; where both voted, the later vote stands"}},
+			Check: checkMerge},
 		{Name: TypeElection, Label: "Hold an election between actions", Platform: c, Params: []Param{
 			{Name: "title", Label: "Question", Type: ParamString, Max: 200, Required: true},
 			{Name: "candidates", Label: "Candidates", Type: ParamCandidates, Required: true,
 				Help: `a list of {"label": "...", "type": "constitution.add_document", "params": {...}}; the winner is carried out`}},
-			Summary: named("Election:", "title")},
+			Summary: named("Election:", "title"), Check: checkElection},
 	}
 }
 
-// validateConstitution checks what types alone cannot: ids belong to the community, names
-// are free, policy code compiles. It runs when the action is proposed, so a proposal that
-// could never be applied is refused at once.
-func (e *Engine) validateConstitution(ctx context.Context, tx *models.Store, communityID int64, typ string, p map[string]any) error {
-	if id := num(p, "policy"); id != 0 {
-		if _, err := tx.PolicyByID(ctx, communityID, id); err != nil {
-			return err
-		}
-	}
-	if id := num(p, "role"); id != 0 {
-		r, err := tx.RoleByID(ctx, communityID, id)
-		if err != nil {
-			return err
-		}
-		if r.IsBase && (typ == TypeDeleteRole || typ == TypeRevokeRole || typ == TypeGrantRole) {
-			return models.Invalid("role", "every member holds the base role; it cannot be deleted, given or taken")
-		}
-	}
-	if id := num(p, "member"); id != 0 {
-		if _, err := tx.MemberByID(ctx, communityID, id); err != nil {
-			return err
-		}
-	}
-	if id := num(p, "document"); id != 0 {
-		if _, err := tx.DocumentByID(ctx, communityID, id); err != nil {
-			return err
-		}
-	}
-	switch typ {
-	case TypeAddPolicy, TypeChangePolicy:
-		return e.validatePolicy(ctx, tx, communityID, p)
-	case TypeAddRole, TypeEditRole:
-		_, err := e.permissions(p)
+// nameFree refuses a name the community already uses for another row of the same kind.
+func nameFree(ctx context.Context, s *State, n models.UniqueName, field, what, name string, except int64) error {
+	taken, err := s.Store.NameTaken(ctx, s.Community.ID, n, name, except)
+	if err != nil {
 		return err
-	case TypeAddDocument, TypeChangeDocument:
-		return models.CheckDocument(str(p, "title"), str(p, "body"))
-	case TypeConnect:
-		if _, ok := e.platforms[str(p, "platform")]; !ok {
-			return models.Invalid("platform", fmt.Sprintf("this server does not run the platform %q", str(p, "platform")))
-		}
-		conn, err := tx.ConnectionOf(ctx, communityID, str(p, "platform"))
-		if errors.Is(err, models.ErrNotFound) || (err == nil && conn.Status != models.ConnectionAwaiting) {
-			return models.Invalid("platform", fmt.Sprintf("no %q connection is awaiting approval; connect it from the platform's page first", str(p, "platform")))
-		}
-		return err
-	case TypeDisconnect:
-		conn, err := tx.ConnectionOf(ctx, communityID, str(p, "platform"))
-		if errors.Is(err, models.ErrNotFound) {
-			return models.Invalid("platform", fmt.Sprintf("%q is not connected to this community", str(p, "platform")))
-		} else if err != nil {
-			return err
-		}
-		if conn.Status == models.ConnectionDisconnecting {
-			return models.Invalid("platform", fmt.Sprintf("%q is being disconnected already", str(p, "platform")))
-		}
-		return nil
-	case TypeElection:
-		return e.validateElection(ctx, tx, communityID, p)
-	case TypeMergeMembers:
-		return validateMerge(ctx, tx, communityID, num(p, "member"), num(p, "duplicate"))
+	}
+	if taken != "" {
+		return models.Invalid(field, fmt.Sprintf("a %s named “%s” already exists", what, taken))
 	}
 	return nil
 }
 
-// validateMerge checks that two distinct current members of the community are named.
-func validateMerge(ctx context.Context, tx *models.Store, communityID, keep, dup int64) error {
-	if keep == dup {
-		return models.Invalid("duplicate", "choose two different members")
-	}
-	for _, id := range []int64{keep, dup} {
-		m, err := tx.MemberByID(ctx, communityID, id)
-		if err != nil {
-			return err
-		}
-		if m.LeftAt != nil {
-			return models.Invalid("duplicate", fmt.Sprintf("%s is no longer a member", m.DisplayName))
-		}
-	}
-	return nil
-}
-
-func (e *Engine) validatePolicy(ctx context.Context, tx *models.Store, communityID int64, p map[string]any) error {
-	fields, err := e.policyFields(ctx, tx, communityID, p)
+// checkPolicy checks a policy to add or change: its code compiles, its action types and
+// stages exist, its name is free, and a change changes something.
+func checkPolicy(ctx context.Context, s *State, p map[string]any) error {
+	e, cid := s.e, s.Community.ID
+	fields, err := e.policyFields(ctx, s.Store, cid, p)
 	if err != nil {
 		return err
 	}
 	v := &models.ValidationError{}
-	if strings.TrimSpace(fields.Name) == "" {
+	if fields.Name == "" {
 		v.Add("name", "is required")
 	}
 	for _, t := range fields.ActionTypes {
@@ -215,18 +152,275 @@ func (e *Engine) validatePolicy(ctx context.Context, tx *models.Store, community
 			v.Add("action_types", fmt.Sprintf("%s is not a %s action", t, fields.Kind))
 		}
 	}
-	for _, id := range fields.Stages {
-		if _, err := tx.PolicyByID(ctx, communityID, id); err != nil {
-			v.Add("stages", fmt.Sprintf("policy %d is not a policy of this community", id))
-		}
-	}
 	if err := CheckPolicy(SourcesOf(fields)); err != nil {
 		for stage, msg := range models.FieldErrors(err) {
 			v.Add(stage, msg)
 		}
 	}
 	checkStagePolicies(p, v)
-	return v.OrNil()
+	if err := v.OrNil(); err != nil {
+		return err
+	}
+	id := num(p, "policy")
+	if err := nameFree(ctx, s, models.PolicyName, "name", "policy", fields.Name, id); err != nil {
+		return err
+	}
+	if id == 0 {
+		return nil
+	}
+	cur, err := s.Store.PolicyByID(ctx, cid, id)
+	if err != nil {
+		return err
+	}
+	if samePolicy(&cur.PolicyFields, fields) && str(p, ParamStagePolicies) == "" {
+		return noChange("policy", fmt.Sprintf("what is proposed is the policy “%s” as it is now", cur.Name))
+	}
+	return nil
+}
+
+// samePolicy tells whether a change would store the policy as it is.
+func samePolicy(a, b *models.PolicyFields) bool {
+	return a.Name == b.Name && a.Description == b.Description && a.Mode == b.Mode && a.Priority == b.Priority &&
+		a.Blocks == b.Blocks && SourcesOf(a) == SourcesOf(b) && a.Rule == b.Rule &&
+		slices.Equal(a.ActionTypes, b.ActionTypes) && slices.Equal(a.Stages, b.Stages)
+}
+
+// checkRemovePolicy refuses removing a removed policy, or the last policy governing every
+// action of its kind (DESIGN §5: nothing is ever ungoverned).
+func checkRemovePolicy(ctx context.Context, s *State, p map[string]any) error {
+	pol, err := s.Store.PolicyByID(ctx, s.Community.ID, num(p, "policy"))
+	if err != nil {
+		return err
+	}
+	if !pol.Active {
+		return noChange("policy", fmt.Sprintf("the policy “%s” is already removed", pol.Name))
+	}
+	if len(pol.ActionTypes) > 0 || pol.Mode != models.ModeEnforce {
+		return nil
+	}
+	all, err := s.Store.Policies(ctx, s.Community.ID)
+	if err != nil {
+		return err
+	}
+	for _, o := range all {
+		if o.ID != pol.ID && o.Active && o.Kind == pol.Kind && o.Mode == models.ModeEnforce && len(o.ActionTypes) == 0 {
+			return nil
+		}
+	}
+	return models.Invalid("policy", fmt.Sprintf("“%s” is the last policy that governs every %s action; add another such policy first, or change this one", pol.Name, pol.Kind))
+}
+
+func checkRecoverPolicy(ctx context.Context, s *State, p map[string]any) error {
+	pol, err := s.Store.PolicyByID(ctx, s.Community.ID, num(p, "policy"))
+	if err != nil {
+		return err
+	}
+	if pol.Active {
+		return noChange("policy", fmt.Sprintf("the policy “%s” is in force, not removed", pol.Name))
+	}
+	return nil
+}
+
+func checkReorderPolicy(ctx context.Context, s *State, p map[string]any) error {
+	pol, err := s.Store.PolicyByID(ctx, s.Community.ID, num(p, "policy"))
+	if err != nil {
+		return err
+	}
+	if int64(pol.Priority) == num(p, "priority") {
+		return noChange("priority", fmt.Sprintf("the policy “%s” already has priority %d", pol.Name, pol.Priority))
+	}
+	return nil
+}
+
+// checkRole checks a role to add or edit: its permissions, a free name, and a change that
+// changes something.
+func checkRole(ctx context.Context, s *State, p map[string]any) error {
+	perms, err := s.e.permissions(p)
+	if err != nil {
+		return err
+	}
+	id, name := num(p, "role"), str(p, "name")
+	if err := nameFree(ctx, s, models.RoleName, "name", "role", name, id); err != nil {
+		return err
+	}
+	if id == 0 {
+		return nil
+	}
+	roles, err := s.Store.Roles(ctx, s.Community.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range roles {
+		if r.ID != id || r.Name != name || r.Description != str(p, "description") || !samePermissions(r.Permissions, perms) {
+			continue
+		}
+		return noChange("name", fmt.Sprintf("the role “%s” already has this name, description and permissions", r.Name))
+	}
+	return nil
+}
+
+func samePermissions(a, b []models.RolePermission) bool {
+	key := func(ps []models.RolePermission) []string {
+		out := make([]string, len(ps))
+		for i, p := range ps {
+			out[i] = fmt.Sprintf("%s %t %t", p.ActionType, p.Propose, p.Execute)
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Equal(key(a), key(b))
+}
+
+// Role changes for roleCheck.
+const (
+	roleDelete = iota
+	roleGive
+	roleTake
+)
+
+// roleCheck checks deleting, giving or taking a role: never the base role; giving only a
+// role the member lacks, taking only one they hold.
+func roleCheck(change int) CheckFunc {
+	return func(ctx context.Context, s *State, p map[string]any) error {
+		r, err := s.Store.RoleByID(ctx, s.Community.ID, num(p, "role"))
+		if err != nil {
+			return err
+		}
+		if r.IsBase {
+			return models.Invalid("role", fmt.Sprintf("every member holds the base role “%s”; it cannot be deleted, given or taken", r.Name))
+		}
+		if change == roleDelete {
+			return nil
+		}
+		m, err := s.Store.MemberByID(ctx, s.Community.ID, num(p, "member"))
+		if err != nil {
+			return err
+		}
+		has, err := s.Store.MemberHasRole(ctx, m.ID, r.ID)
+		switch {
+		case err != nil:
+			return err
+		case has && change == roleGive:
+			return noChange("member", fmt.Sprintf("%s already has the role “%s”", m.DisplayName, r.Name))
+		case !has && change == roleTake:
+			return noChange("member", fmt.Sprintf("%s does not have the role “%s”", m.DisplayName, r.Name))
+		}
+		return nil
+	}
+}
+
+// checkDocument checks a document to add or change: its text, a free title, and a change
+// that changes something.
+func checkDocument(ctx context.Context, s *State, p map[string]any) error {
+	title, body, id := strings.TrimSpace(str(p, "title")), str(p, "body"), num(p, "document")
+	if err := models.CheckDocument(title, body); err != nil {
+		return err
+	}
+	if err := nameFree(ctx, s, models.DocumentTitle, "title", "document", title, id); err != nil {
+		return err
+	}
+	if id == 0 {
+		return nil
+	}
+	vs, err := s.Store.DocumentVersions(ctx, s.Community.ID, id)
+	if err != nil {
+		return err
+	}
+	if len(vs) > 0 && vs[0].Title == title && vs[0].Body == body {
+		return noChange("body", fmt.Sprintf("the document “%s” already reads exactly like this", title))
+	}
+	return nil
+}
+
+func checkSettings(ctx context.Context, s *State, p map[string]any) error {
+	c, err := s.Store.CommunityByID(ctx, s.Community.ID)
+	if err != nil {
+		return err
+	}
+	if c.Name == strings.TrimSpace(str(p, "name")) && c.ParsedSettings().Description == str(p, "description") {
+		return noChange("name", "the community already has this name and description")
+	}
+	return nil
+}
+
+// connectionCheck checks connecting a platform (its connection awaits approval) or
+// disconnecting it (it has a connection).
+func connectionCheck(connect bool) CheckFunc {
+	return func(ctx context.Context, s *State, p map[string]any) error {
+		platform := str(p, "platform")
+		if _, ok := s.e.platforms[platform]; !ok && connect {
+			return models.Invalid("platform", fmt.Sprintf("this server does not run the platform %q", platform))
+		}
+		conn, err := s.Store.ConnectionOf(ctx, s.Community.ID, platform)
+		switch {
+		case err != nil && !errors.Is(err, models.ErrNotFound):
+			return err
+		case connect && (conn == nil || conn.Status != models.ConnectionAwaiting):
+			return models.Invalid("platform", fmt.Sprintf("no %s connection is awaiting approval; install it from the platform's page first", PlatformLabel(platform)))
+		case !connect && conn == nil:
+			return models.Invalid("platform", fmt.Sprintf("%s is not connected to this community", PlatformLabel(platform)))
+		case !connect && conn.Status == models.ConnectionDisconnecting:
+			return models.Invalid("platform", fmt.Sprintf("%s is being disconnected already", PlatformLabel(platform)))
+		}
+		return nil
+	}
+}
+
+// checkMerge checks that two distinct current members of the community are named.
+func checkMerge(ctx context.Context, s *State, p map[string]any) error {
+	keep, dup := num(p, "member"), num(p, "duplicate")
+	if keep == dup {
+		return models.Invalid("duplicate", "choose two different members")
+	}
+	for _, id := range []int64{keep, dup} {
+		m, err := s.Store.MemberByID(ctx, s.Community.ID, id)
+		if err != nil {
+			return err
+		}
+		if m.LeftAt != nil {
+			return models.Invalid("duplicate", fmt.Sprintf("%s is no longer a member", m.DisplayName))
+		}
+	}
+	return nil
+}
+
+// checkElection checks an election: at least two candidates with labels of their own, each
+// an action that passes its own pre-flight.
+func checkElection(ctx context.Context, s *State, p map[string]any) error {
+	cands := candidateList(p)
+	if len(cands) < 2 {
+		return models.Invalid("candidates", "an election needs at least two candidates")
+	}
+	labels := map[string]bool{}
+	for i, c := range cands {
+		label, _ := c["label"].(string)
+		if strings.TrimSpace(label) == "" || labels[label] {
+			return models.Invalid("candidates", fmt.Sprintf("candidate %d needs a label of its own", i+1))
+		}
+		labels[label] = true
+		if _, _, err := s.e.candidateAction(ctx, s, c); err != nil {
+			return models.Invalid("candidates", fmt.Sprintf("candidate “%s”: %s", label, Reason(err)))
+		}
+	}
+	return nil
+}
+
+// candidateAction checks one election candidate and returns its type and parameters.
+func (e *Engine) candidateAction(ctx context.Context, s *State, c map[string]any) (ActionType, map[string]any, error) {
+	name, _ := c["type"].(string)
+	typ, err := e.types.lookup(name)
+	if err != nil {
+		return typ, nil, err
+	}
+	if typ.Name == TypeElection {
+		return typ, nil, models.Invalid("candidates", "an election cannot hold another election")
+	}
+	raw, _ := c["params"].(map[string]any)
+	params, err := typ.normalize(raw)
+	if err != nil {
+		return typ, nil, err
+	}
+	return typ, params, e.preflight(ctx, s.Store, s.Community, typ, params, s.Origin, true)
 }
 
 // policyFields builds the fields a policy action would store: for a change, the current
@@ -311,89 +505,55 @@ func (e *Engine) permissions(p map[string]any) ([]models.RolePermission, error) 
 	return out, nil
 }
 
-func (e *Engine) validateElection(ctx context.Context, tx *models.Store, communityID int64, p map[string]any) error {
-	cands := candidateList(p)
-	if len(cands) < 2 {
-		return models.Invalid("candidates", "an election needs at least two candidates")
-	}
-	labels := map[string]bool{}
-	for i, c := range cands {
-		label, _ := c["label"].(string)
-		if strings.TrimSpace(label) == "" || labels[label] {
-			return models.Invalid("candidates", fmt.Sprintf("candidate %d needs a label of its own", i+1))
-		}
-		labels[label] = true
-		if _, _, err := e.candidateAction(ctx, tx, communityID, c); err != nil {
-			return fmt.Errorf("candidate %q: %w", label, err)
-		}
-	}
-	return nil
-}
-
-// candidateAction checks one election candidate and returns its type and parameters.
-func (e *Engine) candidateAction(ctx context.Context, tx *models.Store, communityID int64, c map[string]any) (ActionType, map[string]any, error) {
-	name, _ := c["type"].(string)
-	typ, err := e.types.lookup(name)
-	if err != nil {
-		return typ, nil, err
-	}
-	if typ.Name == TypeElection {
-		return typ, nil, models.Invalid("candidates", "an election cannot hold another election")
-	}
-	raw, _ := c["params"].(map[string]any)
-	params, err := typ.normalize(raw)
-	if err != nil {
-		return typ, nil, err
-	}
-	if typ.Platform == ConstitutionPlatform {
-		err = e.validateConstitution(ctx, tx, communityID, typ.Name, params)
-	}
-	return typ, params, err
-}
-
-// carryOutElection carries out the winning candidate of an election as its own action.
+// carryOutElection carries out the winning candidate of an election as its own action
+// (checked again like any action carried out); the election is carried out when it is.
 func (t *txn) carryOutElection(a *models.Action, payload map[string]any) {
 	winner, _ := payload["candidate"].(string)
+	var cand map[string]any
 	for _, c := range candidateList(a.Params) {
-		if label, _ := c["label"].(string); label != winner || winner == "" {
-			continue
-		}
-		typ, params, err := t.e.candidateAction(t.ctx, t.tx, t.community.ID, c)
-		if err != nil {
+		if label, _ := c["label"].(string); label == winner && winner != "" {
+			cand = c
 			break
 		}
-		child := &models.Action{CommunityID: a.CommunityID, Type: typ.Name, Kind: typ.Kind(), Platform: typ.Platform,
-			InitiatorID: a.InitiatorID, Params: params, Origin: a.Origin, ExternalRefs: map[string]string{},
-			Status: models.StatusPending, BundleID: &a.ID, Note: fmt.Sprintf("won the election %q", str(a.Params, "title"))}
-		if err := t.newAction(child); err != nil {
-			break
-		}
-		t.event("election.won", nil, a, nil, map[string]any{"winner": winner, "action_id": child.ID})
-		t.carryOut(child, nil)
-		if err := t.saveAction(child); err != nil {
-			break
-		}
-		a.Status = models.StatusExecuted
+	}
+	if cand == nil {
+		t.notCarriedOut(a, fmt.Errorf("the election has no winner to carry out (%q)", winner))
 		return
 	}
-	a.Status = models.StatusFailed
-	a.Note = fmt.Sprintf("the election has no winner to carry out (%q)", winner)
+	name, _ := cand["type"].(string)
+	raw, _ := cand["params"].(map[string]any)
+	typ, err := t.e.types.lookup(name)
+	var params map[string]any
+	if err == nil {
+		params, err = typ.normalize(raw)
+	}
+	if err != nil {
+		t.notCarriedOut(a, err)
+		return
+	}
+	child := &models.Action{CommunityID: a.CommunityID, Type: typ.Name, Kind: typ.Kind(), Platform: typ.Platform,
+		InitiatorID: a.InitiatorID, Params: params, Origin: a.Origin, ExternalRefs: map[string]string{},
+		Status: models.StatusPending, BundleID: &a.ID, Note: fmt.Sprintf("won the election %q", str(a.Params, "title"))}
+	if err := t.newAction(child); err != nil {
+		t.notCarriedOut(a, err)
+		return
+	}
+	t.event("election.won", nil, a, nil, map[string]any{"winner": winner, "action_id": child.ID})
+	t.carryOut(child, nil)
+	if err := t.saveAction(child); err != nil {
+		t.notCarriedOut(a, err)
+		return
+	}
+	if child.Status == models.StatusNotCarriedOut {
+		t.notCarriedOut(a, fmt.Errorf("the winner “%s”: %s", winner, child.Note))
+		return
+	}
+	a.Status = models.StatusExecuted
 }
 
-// applyConstitution carries out a passed constitution action in the deciding transaction.
-// Parameters are normalised again: stored JSON turns numbers into floats.
-func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *models.Action, now time.Time) error {
-	typ, err := e.types.lookup(a.Type)
-	if err != nil {
-		return err
-	}
-	p, err := typ.normalize(a.Params)
-	if err != nil {
-		return err
-	}
-	if err := e.validateConstitution(ctx, tx, a.CommunityID, a.Type, p); err != nil {
-		return err
-	}
+// applyConstitution carries out a passed constitution action, whose normalised parameters p
+// passed their pre-flight check in this transaction, in the deciding transaction.
+func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *models.Action, p map[string]any, now time.Time) error {
 	cid := a.CommunityID
 	switch a.Type {
 	case TypeAddPolicy, TypeChangePolicy:
@@ -447,10 +607,7 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 		// Approved: its events are governed from now on; the set_up_connection effect
 		// (connectionEffect) has the platform finish the set-up and mark it connected.
 		conn, err := tx.ConnectionOf(ctx, cid, str(p, "platform"))
-		if errors.Is(err, models.ErrNotFound) {
-			return nil // disconnected meanwhile
-		}
-		if err != nil || conn.Status != models.ConnectionAwaiting {
+		if err != nil {
 			return err
 		}
 		return tx.SetConnectionStatus(ctx, conn.ID, models.ConnectionApproved)
@@ -459,9 +616,6 @@ func (e *Engine) applyConstitution(ctx context.Context, tx *models.Store, a *mod
 		// platform end it, and then deletes it with its credentials. Members stay linked to
 		// their accounts for a reconnection.
 		conn, err := tx.ConnectionOf(ctx, cid, str(p, "platform"))
-		if errors.Is(err, models.ErrNotFound) {
-			return nil // disconnected meanwhile (uninstalled on the platform's side)
-		}
 		if err != nil {
 			return err
 		}

@@ -125,6 +125,43 @@ func (e *Engine) deliverOne(ctx context.Context, call Call) delivery {
 // recordDeliveries stores the outcomes of a delivery round and what delivered effects
 // changed: an executed action, the references of a ballot on the platform.
 func (e *Engine) recordDeliveries(ctx context.Context, worker string, ds []delivery) error {
+	if err := e.recordRound(ctx, worker, ds); err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.outcome == deliveryFailed && d.effect.Kind == IntentExecute && d.action != nil {
+			if err := e.executionFailed(ctx, d.action.ID, d.effect, d.err); err != nil {
+				return fmt.Errorf("record that action %d was not carried out: %w", d.action.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// executionFailed records that an approved action could not be carried out on its platform
+// (its execute effect failed for good): the action's outcome and why, in the audit log too,
+// and its ballot on the platform redrawn to say so.
+func (e *Engine) executionFailed(ctx context.Context, actionID int64, ef models.Effect, cause error) error {
+	return e.withTx(ctx, func(tx *models.Store) (bool, error) {
+		t, err := e.begin(ctx, tx, ef.CommunityID)
+		if err != nil {
+			return false, err
+		}
+		a, err := tx.ActionByID(ctx, ef.CommunityID, actionID)
+		if err != nil || a.Status != models.StatusPassed {
+			return false, err
+		}
+		t.notCarriedOut(a, fmt.Errorf("%s refused it: %w", PlatformLabel(a.Platform), cause))
+		if err := tx.UpdateAction(ctx, a); err != nil {
+			return false, err
+		}
+		t.redrawBallot(a, models.StatusNotCarriedOut)
+		return t.flush()
+	})
+}
+
+// recordRound stores the outcomes of a delivery round in one transaction.
+func (e *Engine) recordRound(ctx context.Context, worker string, ds []delivery) error {
 	now := e.Now()
 	return e.store.Tx(ctx, func(tx *models.Store) error {
 		for _, d := range ds {

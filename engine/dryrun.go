@@ -367,6 +367,9 @@ type StepResult struct {
 	Data    map[string]any `json:"data,omitempty"`   // the proposal's memory after the step
 	Note    string         `json:"note,omitempty"`
 	Error   string         `json:"error,omitempty"`
+	// A vote step's voter and ballot, for pages to name them.
+	Voter int64 `json:"voter,omitempty"`
+	Value any   `json:"value,omitempty"`
 }
 
 // TryIt runs a draft on an imagined action, step by step, at the given times, with the
@@ -519,7 +522,8 @@ func (tr *trial) stage(r *replay, stage int, at time.Time) (string, *time.Time) 
 		if outcome, ok = tr.check(r, stage, when, true); !ok || outcome != Pending {
 			break
 		}
-		s := StepResult{At: when.Sub(tr.start), Stage: stage, Step: "vote", Note: fmt.Sprintf("member %d votes %v", v.Member, v.Value)}
+		s := StepResult{At: when.Sub(tr.start), Stage: stage, Step: "vote", Note: fmt.Sprintf("member %d votes %v", v.Member, v.Value),
+			Voter: v.Member, Value: v.Value}
 		if err := r.vote(int(v.Member), v.Value); err != nil {
 			s.Error = err.Error()
 			tr.steps = append(tr.steps, s)

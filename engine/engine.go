@@ -61,7 +61,7 @@ func New(store *models.Store, opts Options) (*Engine, error) {
 	if e.clock == nil {
 		e.clock = time.Now
 	}
-	if err := e.types.add(constitutionTypes()...); err != nil {
+	if err := e.types.add(ConstitutionTypes()...); err != nil {
 		return nil, err
 	}
 	for _, p := range opts.Platforms {

@@ -95,10 +95,8 @@ func (t *txn) submit(typ ActionType, params map[string]any, s Submission) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	if typ.Platform == ConstitutionPlatform {
-		if err := e.validateConstitution(ctx, tx, s.CommunityID, typ.Name, params); err != nil {
-			return nil, err
-		}
+	if err := e.preflight(ctx, tx, t.community, typ, params, s.Origin, true); err != nil {
+		return nil, err
 	}
 	a := &models.Action{
 		CommunityID: s.CommunityID, Type: typ.Name, Kind: typ.Kind(), Platform: typ.Platform,
@@ -506,9 +504,13 @@ func (t *txn) decide(ev *evaluation, pc *policyChoice, a *models.Action, p *mode
 	t.event("proposal.decided", p, a, nil, record)
 	p.Status = outcome
 	p.DecidedAt = &t.now
+	closing := -1 // the close_ballot effect, told if the action cannot be carried out
 	if ev.ballot != nil && ev.ballot.ClosedAt == nil {
 		ev.ballot.ClosedAt = &t.now
 		t.effect("close_ballot", a, p, map[string]any{"outcome": outcome})
+		if n := len(t.effects); n > 0 && t.effects[n-1].Kind == "close_ballot" {
+			closing = n - 1
+		}
 	}
 	var execute *Intent
 	rest := ev.intents[:0]
@@ -538,6 +540,9 @@ func (t *txn) decide(ev *evaluation, pc *policyChoice, a *models.Action, p *mode
 		a.Note = "passed; the policy's pass stage did not execute it"
 	} else {
 		t.carryOut(a, execute.Payload)
+		if a.Status == models.StatusNotCarriedOut && closing >= 0 {
+			t.effects[closing].Payload = map[string]any{"outcome": models.StatusNotCarriedOut, "reason": a.Note}
+		}
 	}
 	return t.save(a, p)
 }
@@ -562,30 +567,36 @@ func (t *txn) nextStage(pc *policyChoice, p *models.Proposal) (*policyChoice, bo
 
 // carryOut executes an approved action: constitution actions are applied in this
 // transaction; platform actions become an execute effect, unless they happened on the
-// platform and were never reverted, in which case they simply stand.
+// platform and were never reverted, in which case they simply stand. It is checked again
+// first (the world may have changed since it was proposed): if that fails, or applying it
+// does, the action is approved but not carried out.
 func (t *txn) carryOut(a *models.Action, payload map[string]any) {
 	if a.Type == TypeElection {
 		t.carryOutElection(a, payload)
 		return
 	}
-	switch {
-	case a.Platform == ConstitutionPlatform:
+	if a.Platform != ConstitutionPlatform && a.Origin == models.OriginPlatform && !a.Reverted {
+		a.Status = models.StatusExecuted // it already happened; it stands
+		return
+	}
+	p, err := t.e.checkAgain(t.ctx, t.tx, t.community, a)
+	if err != nil {
+		t.notCarriedOut(a, err)
+		return
+	}
+	if a.Platform == ConstitutionPlatform {
 		t.governanceChanged = true
-		if err := t.e.applyConstitution(t.ctx, t.tx, a, t.now); err != nil {
-			a.Status = models.StatusFailed
-			a.Note = "passed, but could not be applied: " + err.Error()
-			t.event("action.apply_failed", nil, a, nil, map[string]any{"error": err.Error()})
+		if err := t.e.applyConstitution(t.ctx, t.tx, a, p, t.now); err != nil {
+			t.notCarriedOut(a, err)
 			return
 		}
 		a.Status = models.StatusExecuted
 		t.event("action.applied", nil, a, nil, map[string]any{"type": a.Type})
 		t.connectionEffect(a)
-	case a.Origin == models.OriginPlatform && !a.Reverted:
-		a.Status = models.StatusExecuted // it already happened; it stands
-	default:
-		a.Status = models.StatusPassed // executed when the runtime delivers the effect
-		t.effect(IntentExecute, a, nil, map[string]any{"type": a.Type})
+		return
 	}
+	a.Status = models.StatusPassed // executed when the runtime delivers the effect
+	t.effect(IntentExecute, a, nil, map[string]any{"type": a.Type})
 }
 
 // revert undoes a platform action that already happened, once.

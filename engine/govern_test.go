@@ -277,7 +277,7 @@ func TestRoleBypassAndMissingPropose(t *testing.T) {
 		t.Fatal(err)
 	}
 	web := engine.Submission{CommunityID: c.ID, Type: "test.post_message", InitiatorID: m[1], Origin: models.OriginWeb,
-		Params: map[string]any{"channel": "news", "text": "Hear ye"}}
+		Params: map[string]any{"channel": "C1", "text": "Hear ye"}}
 	res := submit(t, env, web)
 	if res.Proposal != nil || res.Action.Status != models.StatusPassed || !hasActionEffect(t, env, res.Action.ID, "execute") {
 		t.Fatalf("execute permission must bypass governance: %+v", res.Action)
@@ -359,8 +359,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"missing param", engine.Submission{Type: engine.TypeAddDocument, Params: map[string]any{"title": "x"}}, models.ErrInvalid},
 		{"unknown param", engine.Submission{Type: engine.TypeAddDocument, Params: map[string]any{"title": "x", "body": "y", "color": "red"}}, models.ErrInvalid},
 		{"wrong type", engine.Submission{Type: engine.TypeGrantRole, Params: map[string]any{"role": "admin", "member": 1}}, models.ErrInvalid},
-		{"another community's document", engine.Submission{Type: engine.TypeRemoveDocument, Params: map[string]any{"document": docs[0].ID}}, models.ErrNotFound},
-		{"another community's member", engine.Submission{Type: engine.TypeGrantRole, Params: map[string]any{"role": helper.ID, "member": om[0]}}, models.ErrNotFound},
+		{"another community's document", engine.Submission{Type: engine.TypeRemoveDocument, Params: map[string]any{"document": docs[0].ID}}, models.ErrInvalid},
+		{"another community's member", engine.Submission{Type: engine.TypeGrantRole, Params: map[string]any{"role": helper.ID, "member": om[0]}}, models.ErrInvalid},
 		{"constitution action from a platform", engine.Submission{Type: engine.TypeAddDocument, Origin: models.OriginPlatform, Params: map[string]any{"title": "x", "body": "y"}}, models.ErrInvalid},
 		{"initiator of another community", engine.Submission{Type: engine.TypeAddDocument, InitiatorID: om[0], Params: map[string]any{"title": "x", "body": "y"}}, models.ErrNotFound},
 	}

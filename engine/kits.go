@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"policykit/models"
@@ -13,13 +14,48 @@ import (
 // A community always gets a platform and a constitution base policy, so nothing is ever
 // ungoverned.
 type Kit struct {
-	Name        string
-	Label       string
-	Description string // one sentence, shown when choosing
+	Name  string
+	Label string
+	// Description is what the kit promises, sentence by sentence (its Promises' Says).
+	Description string
+	Promises    []Promise
 	// CreatorRole is given to the community's creator ("" for none).
 	CreatorRole string
 	Roles       []models.Role
 	Policies    []models.PolicyFields
+}
+
+// A Promise is one sentence of a kit's description with what it means, so that tests hold
+// every kit to its word (engine/kits_test.go proposes an action of each promise and checks
+// it is decided as said, on a web-only community and on one with a platform connected).
+type Promise struct {
+	Says string
+	Kind string // the policies that keep it: models.KindConstitution or KindPlatform
+	// Types are the action types it is about; none: every other action of its kind.
+	Types []string
+	// Decides is how they are decided: DecidedAtOnce, DecidedByRole (Role's yes or no;
+	// Role's own pass at once), DecidedByMajority (of all members) or DecidedByJury.
+	Decides string
+	Role    string
+	// JurySize and JuryYes: a jury of JurySize drawn from all members; JuryYes yes votes pass it.
+	JurySize, JuryYes int
+}
+
+// How promises are decided.
+const (
+	DecidedAtOnce     = "at once"
+	DecidedByRole     = "by a role"
+	DecidedByMajority = "by a majority of members"
+	DecidedByJury     = "by a jury"
+)
+
+func kit(name, label, creatorRole string, roles []models.Role, policies []models.PolicyFields, promises ...Promise) Kit {
+	says := make([]string, len(promises))
+	for i, p := range promises {
+		says[i] = p.Says
+	}
+	return Kit{Name: name, Label: label, Description: strings.Join(says, " "), Promises: promises,
+		CreatorRole: creatorRole, Roles: roles, Policies: policies}
 }
 
 // Kit names.
@@ -35,8 +71,9 @@ const (
 // go generate, so the builder can open and edit them like any policy built from blocks.
 //go:generate go run ./blocks/internal/genkits
 
-// withActionTypes sets the action types of a kit policy, in its fields and its blocks.
-func withActionTypes(f models.PolicyFields, types []string) models.PolicyFields {
+// withActionTypes sets the action types of a kit policy, in its fields and its blocks, and
+// says them in its rule.
+func (e *Engine) withActionTypes(f models.PolicyFields, types []string) models.PolicyFields {
 	f.ActionTypes = types
 	var prog map[string]any
 	if err := json.Unmarshal([]byte(f.Blocks), &prog); err != nil {
@@ -50,41 +87,80 @@ func withActionTypes(f models.PolicyFields, types []string) models.PolicyFields 
 	prog["when"] = when
 	raw, _ := json.Marshal(prog)
 	f.Blocks = string(raw)
+	labels := make([]string, len(types))
+	for i, t := range types {
+		labels[i] = e.types.types[t].Label
+	}
+	f.Rule = RuleCovering(f.Kind, labels, f.Rule)
+	f.Description = f.Rule
 	return f
 }
 
-// Kits lists the starter kits, with the jury kit covering every rename type the registered
-// platforms offer.
+// Kits lists the starter kits. What they say of platforms depends on the platforms this
+// server runs with: none, and they say nothing of them; with some, they say what happens
+// once one is connected (the platform policies are installed at once and govern as soon as
+// it is). The jury kit's channel jury covers every rename type the platforms offer.
 func (e *Engine) Kits() []Kit {
 	platformPass := kitPolicy("Platform actions pass")
-	var renames []string
+	var renames, platforms []string
 	for _, t := range e.types.sorted() {
+		if t.Platform == ConstitutionPlatform {
+			continue
+		}
+		if !slices.Contains(platforms, PlatformLabel(t.Platform)) {
+			platforms = append(platforms, PlatformLabel(t.Platform))
+		}
 		if strings.HasSuffix(t.Name, ".rename_channel") {
 			renames = append(renames, t.Name)
 		}
 	}
-	jury := Kit{Name: KitJury, Label: "Jury",
-		Description: "Renaming a channel goes to a random jury of three (2 yes within 2 days); other changes need a majority of members.",
-		Policies:    []models.PolicyFields{platformPass, kitPolicy("Majority of members")}}
+	once := "Once " + joinOr(platforms) + " is connected"
+	var platformPasses []Promise
+	if len(platforms) > 0 {
+		platformPasses = []Promise{{Says: once + ", everyday actions there pass at once.", Kind: models.KindPlatform, Decides: DecidedAtOnce}}
+	}
+	majority := Promise{Says: "Every change to governance (policies, roles, documents, settings) needs more than half of all members to vote yes, within 7 days.",
+		Kind: models.KindConstitution, Decides: DecidedByMajority}
+	approvedBy := func(role, article string) Promise {
+		return Promise{Kind: models.KindConstitution, Decides: DecidedByRole, Role: role,
+			Says: fmt.Sprintf("You are %s %s: changes to governance by a member with the role “%s” pass at once; anyone else's waits until one of them approves or rejects it.",
+				article, strings.ToLower(role), role)}
+	}
+
+	docJury := kitPolicy("Jury for documents")
+	jury := []Promise{
+		{Says: "Adding, changing or removing a document goes to a random jury of three members: 2 yes votes within 2 days pass it (while the community has fewer than three members, they are the jury, and all must say yes).",
+			Kind: models.KindConstitution, Types: docJury.ActionTypes, Decides: DecidedByJury, JurySize: 3, JuryYes: 2},
+		{Says: "Every other change to governance needs more than half of all members to vote yes, within 7 days.",
+			Kind: models.KindConstitution, Decides: DecidedByMajority},
+	}
+	juryPolicies := []models.PolicyFields{platformPass, kitPolicy("Majority of members"), docJury}
 	if len(renames) > 0 {
-		jury.Policies = append(jury.Policies, withActionTypes(kitPolicy("Jury for channel renames"), renames))
+		juryPolicies = append(juryPolicies, e.withActionTypes(kitPolicy("Jury for channel renames"), renames))
+		jury = append(jury,
+			Promise{Says: once + ", renaming a channel there goes to a jury of three the same way.",
+				Kind: models.KindPlatform, Types: renames, Decides: DecidedByJury, JurySize: 3, JuryYes: 2},
+			Promise{Says: "Other actions there pass at once.", Kind: models.KindPlatform, Decides: DecidedAtOnce})
+	} else {
+		jury = append(jury, platformPasses...)
 	}
 	return []Kit{
-		{Name: KitEverythingPasses, Label: "Everything passes",
-			Description: "Every action and every change passes at once — for trying PolicyKit out.",
-			Policies:    []models.PolicyFields{platformPass, kitPolicy("Constitution changes pass")}},
-		{Name: KitDictator, Label: "Benevolent dictator", CreatorRole: "Dictator",
-			Description: "You are the dictator: your changes pass at once and you approve or reject everyone else's.",
-			Roles:       []models.Role{{Name: "Dictator", Description: "Decides on every change to governance."}},
-			Policies:    []models.PolicyFields{platformPass, kitPolicy("Dictator approves changes")}},
-		{Name: KitModerators, Label: "Moderators", CreatorRole: "Moderator",
-			Description: "Moderators' changes pass at once; anyone else's change needs one moderator's approval.",
-			Roles:       []models.Role{{Name: "Moderator", Description: "Approves or rejects changes to governance."}},
-			Policies:    []models.PolicyFields{platformPass, kitPolicy("Moderator approves changes")}},
-		{Name: KitDemocracy, Label: "Democracy",
-			Description: "Changes to the rules need a majority of all members; everyday platform actions pass.",
-			Policies:    []models.PolicyFields{platformPass, kitPolicy("Majority of members")}},
-		jury,
+		kit(KitEverythingPasses, "Everything passes", "", nil,
+			[]models.PolicyFields{platformPass, kitPolicy("Constitution changes pass")},
+			append([]Promise{{Says: "Every change to governance passes at once, without a vote — for trying PolicyKit out.",
+				Kind: models.KindConstitution, Decides: DecidedAtOnce}}, platformPasses...)...),
+		kit(KitDictator, "Benevolent dictator", "Dictator",
+			[]models.Role{{Name: "Dictator", Description: "Decides on every change to governance."}},
+			[]models.PolicyFields{platformPass, kitPolicy("Dictator approves changes")},
+			append([]Promise{approvedBy("Dictator", "the")}, platformPasses...)...),
+		kit(KitModerators, "Moderators", "Moderator",
+			[]models.Role{{Name: "Moderator", Description: "Approves or rejects changes to governance."}},
+			[]models.PolicyFields{platformPass, kitPolicy("Moderator approves changes")},
+			append([]Promise{approvedBy("Moderator", "the first")}, platformPasses...)...),
+		kit(KitDemocracy, "Democracy", "", nil,
+			[]models.PolicyFields{platformPass, kitPolicy("Majority of members")},
+			append([]Promise{majority}, platformPasses...)...),
+		kit(KitJury, "Jury", "", nil, juryPolicies, jury...),
 	}
 }
 

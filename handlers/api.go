@@ -130,7 +130,8 @@ type apiPolicyRef struct {
 
 type apiProposal struct {
 	ID        int64          `json:"id"`
-	Status    string         `json:"status"`
+	Status    string         `json:"status"` // models.Outcome
+	Reason    string         `json:"reason,omitempty"`
 	Stage     int            `json:"stage"`
 	Action    apiActionRef   `json:"action"`
 	Policy    apiPolicyRef   `json:"policy"`
@@ -159,7 +160,7 @@ func toAPIProposal(r proposalRow) apiProposal {
 	if params == nil {
 		params = map[string]any{}
 	}
-	return apiProposal{ID: r.ID, Status: r.Status, Stage: r.Stage, Rule: r.Rule, Error: r.Error, Ballot: r.Ballot,
+	return apiProposal{ID: r.ID, Status: r.Outcome.Status, Reason: r.Outcome.Reason, Stage: r.Stage, Rule: r.Rule, Error: r.Error, Ballot: r.Ballot,
 		CreatedAt: r.CreatedAt, DecidedAt: r.DecidedAt,
 		Action: apiActionRef{ID: r.ActionID, Type: r.ActionType, Summary: r.Summary, Params: params, Status: r.ActionStatus, InitiatorID: r.InitiatorID},
 		Policy: apiPolicyRef{ID: r.PolicyID, Name: r.PolicyName, Version: r.PolicyVersion, VersionID: r.PolicyVersionID}}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"policykit/engine"
 	"policykit/engine/enginetest"
@@ -20,23 +21,14 @@ func TestBrowserBuildJuryPolicy(t *testing.T) {
 	app := newTestApp(t, enginetest.NewPlatform()) // the recording platform has test.rename_channel
 	s := browsertest.New(t, app.srv.URL)
 	ada := s.Profile("ada")
-	ada.Open("/signup")
-	ada.Fill("Your name", "Ada")
-	ada.Fill("Email", "ada@example.org")
-	ada.Fill("Password (at least 10 characters)", "correct horse battery")
-	ada.ClickButton("Sign up")
-	ada.ClickLink("Create a community")
-	ada.Fill("Name", "Channels")
-	ada.Click("#kit-" + engine.KitEverythingPasses)
-	ada.ClickButton("Create")
-	ada.WaitText("h1", "Channels")
-	base := strings.TrimPrefix(ada.URL(), app.srv.URL)
+	base := browserFounder(ada, app.srv.URL, "Channels", engine.KitEverythingPasses)
 
 	ctx := context.Background()
 	comm, err := app.store.CommunityBySlug(ctx, strings.TrimPrefix(base, "/c/"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	enginetest.Connect(t, app.store, comm)
 	var others []int64 // a jury needs people to draw from; how they joined is not this test's concern
 	for _, name := range []string{"Bob", "Cy", "Dee"} {
 		m, err := app.store.AddMember(ctx, comm.ID, name)
@@ -68,8 +60,8 @@ func TestBrowserBuildJuryPolicy(t *testing.T) {
 	ada.Fill("Deadline after", "48h")
 	ada.Click("#f-deadline-then-fail")
 	ada.WaitText("#builder-rule", "If it is still open after 48 hours, it fails.")
-	ada.WaitText("#builder-rule", "A jury of 3 members, drawn at random")
-	ada.WaitText("#builder-code", `threshold(2, {deadline: "48h", at_deadline: "fail"})`)
+	ada.WaitText("#builder-rule", "When someone renames a channel, a jury of 3 members, drawn at random")
+	ada.WaitText("#builder-code", `threshold(max(1, min(2, len(get("jury")))), {deadline: "48h", at_deadline: "fail"})`)
 	ada.WaitText("#builder-code", `sample(pool, min(3, len(pool)))`)
 	if got := ada.Text("#e-how-yes"); strings.TrimSpace(got) != "" {
 		t.Fatalf("the fixed field still shows %q", got)
@@ -95,6 +87,64 @@ func TestBrowserBuildJuryPolicy(t *testing.T) {
 	ada.WaitText("main table", "Jury for renames")
 	ada.ClickLink("Rename a channel")
 	ada.WaitText("#rule-h + p", "Governed by Jury for renames")
-	ada.WaitText("#rule", "A jury of 3 members")
+	ada.WaitText("#rule", "When someone renames a channel, a jury of 3 members")
 	ada.WaitText("#rule-h ~ details summary", "Eligible to vote: 3 members")
+}
+
+// TestBrowserBuilderDefaultsAndLiveErrors: choosing "a random jury" and "threshold" without
+// typing a number gives a working jury policy (3 jurors, 2 yes, 7 days), which Ada proposes
+// as it is; and in the code view a syntax error is marked where it is as she types, before
+// anything is submitted, and the mark goes when she fixes it.
+func TestBrowserBuilderDefaultsAndLiveErrors(t *testing.T) {
+	app := newTestApp(t, enginetest.NewPlatform())
+	s := browsertest.New(t, app.srv.URL)
+	ada := s.Profile("ada")
+	base := browserFounder(ada, app.srv.URL, "Defaults", engine.KitEverythingPasses)
+
+	ada.Open(base + "/builder")
+	if !browsertest.Eval[bool](ada, `typeof window.htmx === 'object'`) {
+		t.Fatal("htmx is not loaded: build the front-end assets with `make assets`")
+	}
+	ada.Fill("Name", "Jury by default")
+	ada.Click("#f-when-action-types-test-rename-channel") // offered "when Test is connected"
+	ada.Click("#f-deciders-who-jury")
+	ada.Click("#f-how-method-threshold")
+	ada.WaitText("#builder-rule", "When someone renames a channel, a jury of 3 members")
+	ada.WaitText("#builder-rule", "at least 2 voters vote yes")
+	ada.WaitText("#builder-rule", "after 7 days")
+	ada.WaitText("#builder-code", `threshold(max(1, min(2, len(get("jury")))), {deadline: "7d"})`)
+	if got := ada.Text("#builder-problems"); strings.TrimSpace(got) != "" {
+		t.Fatalf("problems with the defaults: %s", got)
+	}
+	ada.ClickButton("Propose this policy")
+	ada.WaitText("h1", "Add the policy “Jury by default”")
+	ada.WaitText("#tally-h", "passed")
+	ctx := context.Background()
+	comm, err := app.store.CommunityBySlug(ctx, strings.TrimPrefix(base, "/c/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := app.store.PolicyByName(ctx, comm.ID, "Jury by default")
+	if err != nil || !strings.Contains(p.InitSrc, "sample(pool, min(3, len(pool)))") {
+		t.Fatalf("the policy: %v %q", err, p.InitSrc)
+	}
+
+	// The code view marks a syntax error as Ada types, before she submits anything.
+	before := app.count("actions")
+	ada.Open(base + "/propose/" + engine.TypeAddPolicy)
+	ada.Click("#f-check + .cm-editor .cm-content")
+	ada.Type("PASSED +")
+	ada.WaitText("#f-check + .cm-editor .cm-lintRange-error", "")
+	ada.WaitText("#f-check + .cm-editor .cm-gutter-lint", "")
+	ada.WaitText("#f-check + .cm-editor + .code-problem", "Line 1, column")
+	if !strings.HasSuffix(ada.URL(), "/propose/"+engine.TypeAddPolicy) || app.count("actions") != before {
+		t.Fatal("marking the error submitted the form")
+	}
+	ada.Type("\b\b")
+	for i := 0; browsertest.Eval[bool](ada, `document.querySelector("#f-check + .cm-editor .cm-lintRange-error") !== null`); i++ {
+		if i == 50 {
+			t.Fatal("the mark stayed after the error was fixed")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -7,22 +7,28 @@ import (
 	"policykit/handlers/browsertest"
 )
 
-// browserCommons: Ada signs up and creates a community with the democracy kit, invites Bob
-// and Cy by link, and they join from their own browsers. It returns the community's path.
-func browserCommons(t *testing.T, s *browsertest.Session, site string) (base string, ada, bob, cy *browsertest.Profile) {
-	t.Helper()
-	ada = s.Profile("ada")
+// browserFounder: Ada signs up and creates a community with a kit, in her browser; it returns
+// the community's path.
+func browserFounder(ada *browsertest.Profile, site, name, kit string) string {
 	ada.Open("/signup")
 	ada.Fill("Your name", "Ada")
 	ada.Fill("Email", "ada@example.org")
 	ada.Fill("Password (at least 10 characters)", "correct horse battery")
 	ada.ClickButton("Sign up")
 	ada.ClickLink("Create a community")
-	ada.Fill("Name", "Commons")
-	ada.Click("#kit-democracy")
+	ada.Fill("Name", name)
+	ada.Click("#kit-" + kit)
 	ada.ClickButton("Create")
-	ada.WaitText("h1", "Commons")
-	base = strings.TrimPrefix(ada.URL(), site)
+	ada.WaitText("h1", name)
+	return strings.TrimPrefix(ada.URL(), site)
+}
+
+// browserCommons: Ada signs up and creates a community with the democracy kit, invites Bob
+// and Cy by link, and they join from their own browsers. It returns the community's path.
+func browserCommons(t *testing.T, s *browsertest.Session, site string) (base string, ada, bob, cy *browsertest.Profile) {
+	t.Helper()
+	ada = s.Profile("ada")
+	base = browserFounder(ada, site, "Commons", "democracy")
 	if got := ada.Text("#rules-h + article"); !strings.Contains(got, "more than half of all the voters vote yes") {
 		t.Fatalf("the dashboard does not show the democracy rule: %q", got)
 	}

@@ -29,8 +29,11 @@ type builderFacts struct {
 	members []models.MemberWithRoles
 	roles   []models.RoleWithDetail
 	types   []engine.ActionType
-	facts   blocks.CommunityFacts
-	names   blocks.Names
+	// connected are the platforms connected to the community; actions of others are offered
+	// marked, for writing policies in advance.
+	connected map[string]bool
+	facts     blocks.CommunityFacts
+	names     blocks.Names
 }
 
 func (h *Handler) builderFacts(ctx context.Context, communityID int64) (*builderFacts, error) {
@@ -42,7 +45,11 @@ func (h *Handler) builderFacts(ctx context.Context, communityID int64) (*builder
 	if err != nil {
 		return nil, err
 	}
-	f := &builderFacts{members: ms, roles: rs, types: h.engine.ActionTypes(), facts: blocks.CommunityFacts{
+	connected, err := h.engine.ConnectedPlatforms(ctx, communityID)
+	if err != nil {
+		return nil, err
+	}
+	f := &builderFacts{members: ms, roles: rs, types: h.engine.ActionTypes(), connected: connected, facts: blocks.CommunityFacts{
 		Members: len(ms), Roles: make(map[string]int, len(rs)), Named: make(map[int64]string, len(ms)), ActionTypes: map[string]string{},
 	}}
 	for _, r := range rs {
@@ -54,7 +61,7 @@ func (h *Handler) builderFacts(ctx context.Context, communityID int64) (*builder
 	for _, t := range f.types {
 		f.facts.ActionTypes[t.Name] = t.Kind()
 	}
-	f.names = blocks.Names{Members: f.facts.Named}
+	f.names = blocks.Names{Members: f.facts.Named, Types: h.engine.ActionLabels()}
 	return f, nil
 }
 
@@ -180,9 +187,10 @@ func (d *builderDraft) readCode() {
 	_, d.reattach = blocks.Detect(d.fields, all[1:]...)
 }
 
-// builderNew opens the builder on an empty policy that passes every platform action.
+// builderNew opens the builder on an empty policy that passes every platform action; once
+// someone decides, a vote has a deadline of 7 days unless changed.
 func (h *Handler) builderNew(c *gin.Context) {
-	values := url.Values{keyMode: {modeBlocks}, "kind": {models.KindPlatform}, "on_pass.execute": {"on"}}
+	values := url.Values{keyMode: {modeBlocks}, "kind": {models.KindPlatform}, "on_pass.execute": {"on"}, "deadline.after": {defaultDeadline}}
 	if c.Query("kind") == models.KindConstitution {
 		values.Set("kind", models.KindConstitution)
 	}
@@ -299,7 +307,19 @@ func (h *Handler) builderPost(c *gin.Context) {
 	case "", "preview":
 		if isHTMX(c) {
 			sections := builderSections(d.values, d.errs, newBuilderChoices(f))
-			h.renderFragment(c, http.StatusOK, "builder_preview_swap", gin.H{"Preview": preview(d, sections, true)})
+			out := gin.H{"Preview": preview(d, sections, true)}
+			// The tried action's type changed (chosen, or the policy's types did): redraw its
+			// parameter controls too.
+			if t := tryType(d, f.types); t.Name != d.values.Get("try.shown") {
+				params, err := h.tryParamFields(ctx, comm.ID, formView{values: d.values, errs: d.errs}, t)
+				if err != nil {
+					h.pageFail(c, err)
+					return
+				}
+				params.OOB = true
+				out["TryParams"] = &params
+			}
+			h.renderFragment(c, http.StatusOK, "builder_preview_swap", out)
 			return
 		}
 	case "detach":
@@ -385,7 +405,12 @@ func (h *Handler) renderBuilder(c *gin.Context, status int, f *builderFacts, d *
 	page["Preview"] = preview(d, sections, false)
 	page["StageCount"] = stageCount(d.values)
 	page["Current"] = d.current
-	page["Try"] = tryFields(v, ch)
+	params, err := h.tryParamFields(c.Request.Context(), currentCommunity(c).ID, v, tryType(d, f.types))
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	page["Try"] = tryFields(v, ch, params)
 	page["DryN"] = dryField(v)
 	h.render(c, status, "builder", page)
 }

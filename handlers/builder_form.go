@@ -52,6 +52,34 @@ type formProgram struct {
 	slots   map[string]string // program path → form key, where they differ
 }
 
+// Defaults of the blocks: what a control left empty means, so that choosing a block alone
+// gives a policy that works.
+const (
+	defaultJury       = 3
+	defaultYes        = 2
+	defaultObjections = 1
+	defaultQuorum     = 1
+	defaultFraction   = "2/3"
+	defaultShare      = "1/2"
+	defaultDeadline   = "7d" // also where a method needs one and none is given
+)
+
+// numberOr reads a number, def when the control is empty.
+func (f *formProgram) numberOr(v url.Values, key string, def int) int {
+	if strings.TrimSpace(v.Get(key)) == "" {
+		return def
+	}
+	return f.number(v, key)
+}
+
+// textOr reads a text, def when the control is empty.
+func textOr(v url.Values, key, def string) string {
+	if s := text(v, key); s != "" {
+		return s
+	}
+	return def
+}
+
 func (f *formProgram) number(v url.Values, key string) int {
 	s := strings.TrimSpace(v.Get(key))
 	if s == "" {
@@ -143,7 +171,7 @@ func (f *formProgram) decision(v url.Values, prefix string) blocks.Decision {
 		dc.Role = text(v, prefix+"deciders.role")
 	case blocks.ByJury:
 		dc.Role = text(v, prefix+"deciders.pool")
-		dc.Size = f.number(v, prefix+"deciders.size")
+		dc.Size = f.numberOr(v, prefix+"deciders.size", defaultJury)
 		f.slots[prefix+"deciders.role"] = prefix + "deciders.pool"
 	case blocks.ByMember:
 		dc.Member = f.id(v, prefix+"deciders.member")
@@ -153,14 +181,14 @@ func (f *formProgram) decision(v url.Values, prefix string) blocks.Decision {
 	h := &blocks.How{Method: method}
 	switch method {
 	case blocks.Supermajority:
-		h.Fraction = blocks.Fraction(text(v, prefix+"how.fraction"))
+		h.Fraction = blocks.Fraction(textOr(v, prefix+"how.fraction", defaultFraction))
 	case blocks.Threshold:
-		h.Yes = f.number(v, prefix+"how.yes")
+		h.Yes = f.numberOr(v, prefix+"how.yes", defaultYes)
 		h.FailAtNo = f.number(v, prefix+"how.fail_at_no")
 	case blocks.Consensus:
 		h.MinAgree = f.number(v, prefix+"how.min_agree")
 	case blocks.LazyConsensus:
-		h.Objections = f.number(v, prefix+"how.objections")
+		h.Objections = f.numberOr(v, prefix+"how.objections", defaultObjections)
 	}
 	if method == blocks.Majority || method == blocks.Supermajority || method == blocks.Unanimity {
 		if of := v.Get(prefix + "how.of"); of != blocks.OfCast {
@@ -170,11 +198,15 @@ func (f *formProgram) decision(v url.Values, prefix string) blocks.Decision {
 	d.How = h
 	switch v.Get(prefix + "quorum.kind") {
 	case quorumVotes:
-		d.Quorum = &blocks.Quorum{Votes: f.number(v, prefix+"quorum.votes")}
+		d.Quorum = &blocks.Quorum{Votes: f.numberOr(v, prefix+"quorum.votes", defaultQuorum)}
 	case quorumShare:
-		d.Quorum = &blocks.Quorum{Share: blocks.Fraction(text(v, prefix+"quorum.share"))}
+		d.Quorum = &blocks.Quorum{Share: blocks.Fraction(textOr(v, prefix+"quorum.share", defaultShare))}
 	}
-	dl := &blocks.Deadline{After: blocks.Duration(text(v, prefix+"deadline.after")), CoolOff: blocks.Duration(text(v, prefix+"deadline.cool_off"))}
+	after := text(v, prefix+"deadline.after")
+	if after == "" && blocks.NeedsDeadline(method) {
+		after = defaultDeadline
+	}
+	dl := &blocks.Deadline{After: blocks.Duration(after), CoolOff: blocks.Duration(text(v, prefix+"deadline.cool_off"))}
 	if dl.After != "" {
 		if then := v.Get(prefix + "deadline.then"); then != blocks.ThenDecide {
 			dl.Then = then

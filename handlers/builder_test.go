@@ -46,6 +46,7 @@ func newBuilderWorld(t *testing.T) *builderWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
+	enginetest.Connect(t, app.store, comm)
 	w := &builderWorld{app: app, ada: ada, slug: slug, comm: comm, members: []int64{m.ID}}
 	for _, name := range []string{"Bob", "Cy", "Dee"} {
 		m, err := app.store.AddMember(ctx, comm.ID, name)
@@ -126,11 +127,11 @@ func TestBuilderRendersBlocksCodeAndRule(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
-			if rule := doc.Find("#builder-rule").Text(); !strings.Contains(rule, "A jury of 3 members, drawn at random") ||
+			if rule := doc.Find("#builder-rule").Text(); !strings.HasPrefix(rule, "When someone renames a channel, a jury of 3 members, drawn at random") ||
 				!strings.Contains(rule, "If it is still open after 48 hours, it fails.") {
 				t.Errorf("rule = %q", rule)
 			}
-			if code := doc.Find("#builder-code").Text(); !strings.Contains(code, `threshold(2, {deadline: "48h", at_deadline: "fail"})`) {
+			if code := doc.Find("#builder-code").Text(); !strings.Contains(code, `threshold(max(1, min(2, len(get("jury")))), {deadline: "48h", at_deadline: "fail"})`) {
 				t.Errorf("code = %q", code)
 			}
 			page := doc.Find("form#builder").Length() == 1
@@ -166,7 +167,6 @@ func TestBuilderExplainsInvalidCombinationsInline(t *testing.T) {
 	}{
 		{"supermajority of an empty role", with(juryForm(), "deciders.who", "role", "deciders.role", "Stewards", "how.method", "supermajority", "how.fraction", "2/3"),
 			"#e-deciders-role", "nobody has the role “Stewards”, so nobody could vote"},
-		{"jury bigger than its pool", with(juryForm(), "deciders.size", "9"), "#e-deciders-size", "the jury of 9 is bigger than its pool: the community has only 4 members"},
 		{"more yes votes than jurors", with(juryForm(), "how.yes", "5"), "#e-how-yes", "the jury has only 3 members, so 5 yes votes can never happen"},
 		{"deadline of zero", with(juryForm(), "deadline.after", "0h"), "#e-deadline-after", "is not a duration"},
 		{"not a number", with(juryForm(), "how.yes", "two"), "#e-how-yes", "must be a whole number"},
@@ -207,6 +207,48 @@ func TestBuilderExplainsInvalidCombinationsInline(t *testing.T) {
 	}
 }
 
+// TestBuilderDefaults: a block chosen with its numbers left empty works (a jury of 3,
+// threshold 2, a deadline of 7 days where the method needs one), and a jury bigger than the
+// community is accepted as all of it, as the rule says.
+func TestBuilderDefaults(t *testing.T) {
+	w := newBuilderWorld(t)
+	path := "/c/" + w.slug + "/builder"
+	tests := []struct {
+		name string
+		form url.Values
+		rule []string
+		code string
+	}{
+		{"jury and threshold left empty", with(juryForm(), "deciders.size", "", "how.yes", "", "deadline.after", ""),
+			[]string{"a jury of 3 members", "at least 2 voters vote yes"}, `threshold(max(1, min(2, len(get("jury")))))`},
+		{"lazy consensus without a deadline", with(juryForm(), "how.method", "lazy_consensus", "deadline.after", "", "deadline.then", ""),
+			[]string{"It passes after 7 days unless 1 voter votes no"}, `lazy_consensus(1, {deadline: "7d"})`},
+		{"a jury bigger than the community", with(juryForm(), "deciders.size", "9"),
+			[]string{"a jury of 9 members", "all of them if there are fewer than 9"}, `sample(pool, min(9, len(pool)))`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, doc := w.ada.htmx(http.MethodPost, path, tt.form)
+			if problems := strings.TrimSpace(doc.Find("#builder-problems").Text()); problems != "" {
+				t.Fatalf("problems: %s", problems)
+			}
+			rule := doc.Find("#builder-rule").Text()
+			for _, want := range tt.rule {
+				if !strings.Contains(rule, want) {
+					t.Errorf("rule %q lacks %q", rule, want)
+				}
+			}
+			if code := doc.Find("#builder-code").Text(); !strings.Contains(code, tt.code) {
+				t.Errorf("code %q lacks %q", code, tt.code)
+			}
+		})
+	}
+	_, doc := w.ada.get(path)
+	if got := doc.Find("#f-deadline-after").AttrOr("value", ""); got != "7d" {
+		t.Errorf("a new policy's deadline is %q, want 7d", got)
+	}
+}
+
 func TestBuilderSaveProposesThePolicy(t *testing.T) {
 	w := newBuilderWorld(t)
 	ctx := context.Background()
@@ -223,8 +265,8 @@ func TestBuilderSaveProposesThePolicy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("stored blocks: %v", err)
 	}
-	src, rule, err := blocks.Compile(prog)
-	if err != nil || src != engine.SourcesOf(&p.PolicyFields) || rule != p.Rule {
+	out, err := blocks.CompilePolicy(prog, blocks.Names{Types: w.app.engine.ActionLabels()})
+	if err != nil || out.Sources != engine.SourcesOf(&p.PolicyFields) || out.Rule != p.Rule {
 		t.Fatalf("the stored code and rule are not what the stored blocks compile to (%v)", err)
 	}
 	if strings.Join(p.ActionTypes, ",") != "test.rename_channel" || p.Kind != models.KindPlatform || p.Priority != 990 {
@@ -244,7 +286,7 @@ func TestBuilderSaveProposesThePolicy(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("change: %d", resp.StatusCode)
 	}
-	if p, _ = w.app.store.PolicyByID(ctx, w.comm.ID, p.ID); p.Version != 2 || !strings.Contains(p.CheckSrc, "threshold(3,") {
+	if p, _ = w.app.store.PolicyByID(ctx, w.comm.ID, p.ID); p.Version != 2 || !strings.Contains(p.CheckSrc, "min(3, len") {
 		t.Fatalf("after the change: version %d, check %q", p.Version, p.CheckSrc)
 	}
 
@@ -302,7 +344,7 @@ func TestBuilderDetachAndReattach(t *testing.T) {
 			code.Add(name, s.AttrOr("value", ""))
 		}
 	})
-	if !strings.Contains(code.Get("code.0.check"), `threshold(2, {deadline: "48h", at_deadline: "fail"})`) || code.Get("rule") == "" {
+	if !strings.Contains(code.Get("code.0.check"), `threshold(max(1, min(2, len(get("jury")))), {deadline: "48h", at_deadline: "fail"})`) || code.Get("rule") == "" {
 		t.Fatalf("the code view is not the compiled code and rule: %v", code)
 	}
 	tests := []struct {
@@ -311,7 +353,7 @@ func TestBuilderDetachAndReattach(t *testing.T) {
 		offer bool
 	}{
 		{"the compiled code", code.Get("code.0.check"), true},
-		{"edited, still a block program's shape", strings.Replace(code.Get("code.0.check"), "threshold(2", "threshold(3", 1), true},
+		{"edited, still a block program's shape", strings.Replace(code.Get("code.0.check"), "min(2,", "min(3,", 1), true},
 		{"hand-written", `yes() >= 3 ? PASSED : PENDING`, false},
 	}
 	for _, tt := range tests {
@@ -374,7 +416,7 @@ func TestBuilderDryRunAndTryIt(t *testing.T) {
 
 	try := func(votes ...string) url.Values {
 		f := with(juryForm(), "op", "tryit", "deciders.size", "4", "try.type", "test.rename_channel",
-			"try.params", "channel = C01\nname = town-square", "try.initiator", fmt.Sprint(w.members[1]))
+			"try.param.channel", "C1", "try.param.name", "town-square", "try.initiator", fmt.Sprint(w.members[1]))
 		for i := 0; i+2 < len(votes)+1; i += 2 {
 			n := i/2 + 1
 			f.Set(fmt.Sprintf("try.vote.%d.member", n), votes[i])
@@ -389,10 +431,11 @@ func TestBuilderDryRunAndTryIt(t *testing.T) {
 		want []string
 	}{
 		{"two yes pass", try(fmt.Sprint(w.members[0]), "yes", fmt.Sprint(w.members[2]), "yes"),
-			[]string{"a yes_no ballot opens for", "passed", "carry the action out", "after 2 hours"}},
+			[]string{"a yes-or-no vote opens for", "Ada votes yes.", "Cy votes", "The votes are counted", "still open", "It passes",
+				"passed", "carry the action out", "after 2 hours"}},
 		{"one yes fails at the deadline", with(try(fmt.Sprint(w.members[0]), "yes"), "try.until", "48h"),
-			[]string{"after 2 days", "failed"}},
-		{"a bad parameter line", with(try(), "try.params", "channel C01"), []string{"Parameters, line 1: write name = value."}},
+			[]string{"after 2 days", "failed", "It fails"}},
+		{"a required parameter left empty", with(try(), "try.param.name", ""), []string{"name: is required"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -404,6 +447,20 @@ func TestBuilderDryRunAndTryIt(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The tried action's parameters are a form naming the community's channels and members;
+	// choosing another type redraws them (out of band), and only then.
+	_, page := w.ada.post(path, with(juryForm(), "op", "preview"))
+	if got := page.Find("#f-try-param-channel option").Text(); !strings.Contains(got, "#channel-C1") {
+		t.Errorf("the channel control offers %q, want the channels by name", got)
+	}
+	_, swap := w.ada.htmx(http.MethodPost, path, with(juryForm(), "try.type", "test.post_message", "try.shown", "test.rename_channel"))
+	if swap.Find(`#try-params[hx-swap-oob="true"] textarea[name="try.param.text"]`).Length() != 1 {
+		t.Error("choosing another type to try did not redraw its parameters")
+	}
+	_, swap = w.ada.htmx(http.MethodPost, path, with(juryForm(), "try.type", "test.post_message", "try.shown", "test.post_message"))
+	if swap.Find("#try-params").Length() != 0 {
+		t.Error("an edit that keeps the type redrew the parameters (and would interrupt typing)")
 	}
 	// Without JavaScript the same buttons render the whole page with the results.
 	resp, doc := w.ada.post(path, try(fmt.Sprint(w.members[0]), "yes"))

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,29 +21,97 @@ import (
 // tryVotes is how many hypothetical votes the "Try it" form offers.
 const tryVotes = 4
 
-// tryForm is the controls of "Try it": the imagined action, then one row per vote.
+// tryForm is the controls of "Try it": the imagined action (its type, who acts, and a form
+// for its parameters), then one row per vote.
 type tryForm struct {
 	Action []bField
+	Params tryParams
 	Votes  [][]bField
 	Until  bField
 }
 
-func tryFields(v formView, ch builderChoices) tryForm {
+// tryParams are the parameter controls of the action type tried, generated from its typed
+// parameters like a propose form; Type says which type they are for, so an edit that
+// changes the type redraws them (and only then: redrawing would interrupt typing).
+type tryParams struct {
+	Type   string
+	Fields []bField
+	OOB    bool // swapped out of band after an htmx edit
+}
+
+func tryFields(v formView, ch builderChoices, params tryParams) tryForm {
 	f := tryForm{Action: []bField{
 		v.field("try.type", "Action type", "select", "", append([]bOption{{Value: "", Label: "— the first type the policy governs —"}}, ch.types...)...),
 		v.field("try.initiator", "Who acts", "select", "", append([]bOption{{Value: "", Label: "— nobody —"}}, ch.members[1:]...)...),
-		v.field("try.params", "Parameters", "textarea", "One per line: name = value, for example channel = C01."),
-	}, Until: v.field("try.until", "Then look again after", "text", "Such as 48h, to see what the deadline does.")}
+	}, Params: params, Until: v.field("try.until", "Then look again after", "text", "Such as 48h, to see what the deadline does.")}
 	for i := 1; i <= tryVotes; i++ {
 		p := fmt.Sprintf("try.vote.%d.", i)
 		f.Votes = append(f.Votes, []bField{
 			v.field(p+"member", fmt.Sprintf("Vote %d: who", i), "select", "", ch.members...),
-			v.field(p+"value", fmt.Sprintf("Vote %d: votes", i), "text", "yes, no or abstain (consensus: agree, disagree, block)"),
+			v.field(p+"value", fmt.Sprintf("Vote %d: votes", i), "text", "yes, no or abstain (consensus: agree, disagree, block; an election: the candidates, in order)"),
 			v.field(p+"after", fmt.Sprintf("Vote %d: after", i), "text", "Such as 30m or 2h; empty: at once."),
 			v.field(p+"stage", fmt.Sprintf("Vote %d: on stage", i), "number", "Empty: stage 1."),
 		})
 	}
 	return f
+}
+
+// tryParamKey is the form key of a parameter of the tried action.
+func tryParamKey(name string) string { return "try.param." + name }
+
+// tryParamFields are the controls for the parameters of the action type tried, naming the
+// community's members, roles, policies, documents and channels as a propose form does.
+func (h *Handler) tryParamFields(ctx context.Context, communityID int64, v formView, t engine.ActionType) (tryParams, error) {
+	out := tryParams{Type: t.Name}
+	if t.Name == "" {
+		return out, nil
+	}
+	ch, err := h.loadChoices(ctx, communityID, t)
+	if err != nil {
+		return out, err
+	}
+	for _, p := range t.Params {
+		typ, help := "text", p.Help
+		var opts []option
+		switch p.Type {
+		case engine.ParamMember:
+			opts = ch.members
+		case engine.ParamRole:
+			opts = ch.roles
+		case engine.ParamPolicy:
+			opts = ch.policies
+		case engine.ParamDocument:
+			opts = ch.documents
+		case engine.ParamChannel:
+			opts = ch.channels
+		case engine.ParamChoice:
+			for _, o := range p.Options {
+				opts = append(opts, option{o, o})
+			}
+		case engine.ParamText, engine.ParamCode, engine.ParamPermissions, engine.ParamCandidates:
+			typ = "textarea"
+		case engine.ParamInt:
+			typ = "number"
+		case engine.ParamBool:
+			typ = "checkbox"
+		case engine.ParamStrings, engine.ParamIDs:
+			help = strings.TrimSpace("Separate items with commas. " + help)
+		}
+		var bopts []bOption
+		if opts != nil {
+			typ = "select"
+			bopts = []bOption{{Value: "", Label: "—"}}
+			for _, o := range opts {
+				bopts = append(bopts, bOption{Value: o.Value, Label: o.Label})
+			}
+		}
+		label := p.Label
+		if p.Required {
+			label += " (required)"
+		}
+		out.Fields = append(out.Fields, v.field(tryParamKey(p.Name), label, typ, help, bopts...))
+	}
+	return out, nil
 }
 
 // dryField is how many past proposals to replay, 50 unless the member said otherwise.
@@ -123,10 +192,20 @@ func (h *Handler) tryIt(ctx context.Context, comm *models.Community, f *builderF
 		return nil, err
 	}
 	for _, s := range steps {
-		ts := tryStep{At: afterText(s.At), Stage: s.Stage + 1, Step: s.Step, Outcome: s.Outcome, Note: s.Note, Error: s.Error}
+		ts := tryStep{At: afterText(s.At), Stage: s.Stage + 1, Step: stepWords[s.Step], Outcome: outcomeWords[s.Outcome], Note: s.Note, Error: s.Error}
+		if ts.Step == "" {
+			ts.Step = s.Step
+		}
+		if ts.Outcome == "" {
+			ts.Outcome = s.Outcome
+		}
+		if s.Step == "vote" {
+			ts.Step = memberList([]int64{s.Voter}, f.facts.Named) + " votes"
+			ts.Note = fmt.Sprintf("%s votes %s.", memberList([]int64{s.Voter}, f.facts.Named), voteText(s.Value))
+		}
 		var effects []string
 		if s.Ballot != nil {
-			effects = append(effects, fmt.Sprintf("a %s ballot opens for %s", s.Ballot.Kind, memberList(s.Ballot.Eligible, f.facts.Named)))
+			effects = append(effects, fmt.Sprintf("a %s vote opens for %s", ballotWords(s.Ballot.Kind), memberList(s.Ballot.Eligible, f.facts.Named)))
 		}
 		for _, e := range s.Effects {
 			if e.Kind == engine.IntentStartVote && s.Ballot != nil {
@@ -140,33 +219,52 @@ func (h *Handler) tryIt(ctx context.Context, comm *models.Community, f *builderF
 	return out, nil
 }
 
-// readTry reads the "Try it" controls; the action type defaults to the first the draft
+// tryType is the action type "Try it" imagines: the one chosen, else the first the draft
 // covers (the first of its kind for a base policy).
+func tryType(d *builderDraft, types []engine.ActionType) engine.ActionType {
+	name := d.values.Get("try.type")
+	if name == "" && len(d.fields.ActionTypes) > 0 {
+		name = d.fields.ActionTypes[0]
+	}
+	for _, t := range types {
+		if t.Name == name || (name == "" && t.Kind() == d.fields.Kind) {
+			return t
+		}
+	}
+	return engine.ActionType{}
+}
+
+// readTry reads the "Try it" controls.
 func readTry(d *builderDraft, types []engine.ActionType) (engine.TryInput, []string) {
 	v := d.values
 	var errs []string
-	in := engine.TryInput{ActionType: v.Get("try.type"), Params: map[string]any{}}
-	if in.ActionType == "" && len(d.fields.ActionTypes) > 0 {
-		in.ActionType = d.fields.ActionTypes[0]
-	}
-	for _, t := range types {
-		if in.ActionType == "" && t.Kind() == d.fields.Kind {
-			in.ActionType = t.Name
-		}
-	}
+	t := tryType(d, types)
+	in := engine.TryInput{ActionType: t.Name, Params: map[string]any{}}
 	if in.ActionType == "" {
 		errs = append(errs, "Choose an action type.")
 	}
-	for i, line := range strings.Split(v.Get("try.params"), "\n") {
-		if strings.TrimSpace(line) == "" {
+	for _, p := range t.Params {
+		raw := v.Get(tryParamKey(p.Name))
+		if strings.TrimSpace(raw) == "" {
 			continue
 		}
-		k, val, ok := strings.Cut(line, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			errs = append(errs, fmt.Sprintf("Parameters, line %d: write name = value.", i+1))
-			continue
+		switch p.Type {
+		case engine.ParamPermissions, engine.ParamCandidates:
+			var list []any
+			if err := json.Unmarshal([]byte(raw), &list); err != nil {
+				errs = append(errs, fmt.Sprintf("%s: write a JSON list (%v).", p.Label, err))
+				continue
+			}
+			in.Params[p.Name] = list
+		case engine.ParamIDs:
+			ids := []any{}
+			for _, s := range splitList(raw) {
+				ids = append(ids, s)
+			}
+			in.Params[p.Name] = ids
+		default:
+			in.Params[p.Name] = raw
 		}
-		in.Params[strings.TrimSpace(k)] = strings.TrimSpace(val)
 	}
 	if s := v.Get("try.initiator"); s != "" {
 		in.Initiator, _ = strconv.ParseInt(s, 10, 64)
@@ -257,7 +355,8 @@ func intentText(i engine.Intent, names map[int64]string) string {
 	case engine.IntentPost:
 		return fmt.Sprintf("post: “%s”", text)
 	case engine.IntentStartVote:
-		return fmt.Sprintf("open a %v vote", i.Payload["kind"])
+		kind, _ := i.Payload["kind"].(string)
+		return fmt.Sprintf("open a %s vote", ballotWords(kind))
 	case engine.IntentGrantRole, engine.IntentRevokeRole:
 		if i.Kind == engine.IntentRevokeRole {
 			return fmt.Sprintf("take the role “%v” from %s", i.Payload["role"], memberList(ids, names))
@@ -265,4 +364,26 @@ func intentText(i engine.Intent, names map[int64]string) string {
 		return fmt.Sprintf("give the role “%v” to %s", i.Payload["role"], memberList(ids, names))
 	}
 	return i.Kind
+}
+
+// stepWords and outcomeWords say a "Try it" step in plain words.
+var (
+	stepWords = map[string]string{engine.StageFilter: "Does this policy govern it?", engine.StageInitialize: "The proposal opens",
+		engine.StageCheck: "The votes are counted", engine.StageNotify: "The voters are told", engine.StagePass: "It passes",
+		engine.StageFail: "It fails"}
+	outcomeWords = map[string]string{"governs": "yes", "does not govern": "no", engine.Pending: "still open",
+		engine.Passed: "passed", engine.Failed: "failed"}
+)
+
+// ballotWords names a kind of ballot for people.
+func ballotWords(kind string) string {
+	switch kind {
+	case engine.BallotYesNo:
+		return "yes-or-no"
+	case engine.BallotChoice:
+		return "single-choice"
+	case engine.BallotRanking:
+		return "ranked"
+	}
+	return kind // approval, score, consensus
 }

@@ -113,7 +113,11 @@ func newBuilderChoices(f *builderFacts) builderChoices {
 		c.initiator = append(c.initiator, o)
 	}
 	for _, t := range f.types {
-		c.types = append(c.types, bOption{Value: t.Name, Label: fmt.Sprintf("%s (%s)", t.Label, t.Name)})
+		o := bOption{Value: t.Name, Label: fmt.Sprintf("%s (%s)", t.Label, t.Name)}
+		if t.Platform != engine.ConstitutionPlatform && !f.connected[t.Platform] {
+			o.Label += fmt.Sprintf(" — when %s is connected", engine.PlatformLabel(t.Platform))
+		}
+		c.types = append(c.types, o)
 	}
 	return c
 }
@@ -196,7 +200,7 @@ func decisionSections(v formView, prefix string, stage int, ch builderChoices) [
 		{Value: blocks.Everyone, Label: "Everyone", Help: "every member votes"},
 		{Value: blocks.ByRole, Label: "Members with a role", Sub: []bField{v.field(p("deciders.role"), "Role", "select", "", ch.roles...)}},
 		{Value: blocks.ByJury, Label: "A random jury", Help: "drawn when the proposal opens, reproducibly", Sub: []bField{
-			v.field(p("deciders.size"), "Jury size", "number", ""),
+			v.field(p("deciders.size"), "Jury size", "number", "Empty: 3. A jury bigger than its pool is all of it."),
 			v.field(p("deciders.pool"), "Drawn from", "select", "", ch.rolesOrAll...)}},
 		{Value: blocks.ByMember, Label: "One member", Help: "a benevolent dictator", Sub: []bField{v.field(p("deciders.member"), "Member", "select", "", ch.members...)}},
 	}
@@ -208,21 +212,21 @@ func decisionSections(v formView, prefix string, stage int, ch builderChoices) [
 	num := func(name, label, help string) bField { return v.field(p(name), label, "number", help) }
 	how := []bOption{
 		{Value: blocks.Majority, Label: "Majority", Help: "more than half vote yes"},
-		{Value: blocks.Supermajority, Label: "Supermajority", Sub: []bField{v.field(p("how.fraction"), "Share of yes votes needed", "text", "A fraction, such as 2/3.")}},
+		{Value: blocks.Supermajority, Label: "Supermajority", Sub: []bField{v.field(p("how.fraction"), "Share of yes votes needed", "text", "A fraction, such as 3/4. Empty: 2/3.")}},
 		{Value: blocks.Unanimity, Label: "Unanimity", Help: "everyone counted votes yes"},
 		{Value: blocks.Threshold, Label: "Threshold", Help: "a number of yes votes", Sub: []bField{
-			num("how.yes", "Yes votes needed", ""), num("how.fail_at_no", "Fail as soon as this many vote no", "Optional.")}},
+			num("how.yes", "Yes votes needed", "Empty: 2."), num("how.fail_at_no", "Fail as soon as this many vote no", "Optional.")}},
 		{Value: blocks.Consensus, Label: "Consensus", Help: "passes at the deadline with no block", Sub: []bField{
 			num("how.min_agree", "Agree votes needed", "0: consent, no block is enough.")}},
 		{Value: blocks.LazyConsensus, Label: "Lazy consensus", Help: "passes at the deadline unless enough object", Sub: []bField{
-			num("how.objections", "Objections that stop it", "")}},
+			num("how.objections", "Objections that stop it", "Empty: 1.")}},
 		{Value: blocks.RankedChoice, Label: "Ranked choice", Help: "elections between candidates (instant runoff)"},
 		{Value: blocks.Approval, Label: "Approval", Help: "elections between candidates"},
 	}
 	quorum := []bOption{
 		{Value: quorumNone, Label: "No quorum"},
-		{Value: quorumVotes, Label: "A number of votes", Sub: []bField{num("quorum.votes", "Votes needed", "")}},
-		{Value: quorumShare, Label: "A share of the voters", Sub: []bField{v.field(p("quorum.share"), "Share of the eligible voters", "text", "A fraction, such as 1/2.")}},
+		{Value: quorumVotes, Label: "A number of votes", Sub: []bField{num("quorum.votes", "Votes needed", "Empty: 1.")}},
+		{Value: quorumShare, Label: "A share of the voters", Sub: []bField{v.field(p("quorum.share"), "Share of the eligible voters", "text", "A fraction, such as 1/3. Empty: 1/2.")}},
 	}
 	return []bSection{
 		{ID: "who", Title: "Who decides", Fields: []bField{v.radio(p("deciders.who"), "Who decides", def, "", who...)}},
@@ -234,7 +238,7 @@ func decisionSections(v formView, prefix string, stage int, ch builderChoices) [
 		}},
 		{ID: "quorum", Title: "Quorum", Optional: true, Fields: []bField{v.radio(p("quorum.kind"), "Quorum", quorumNone, "", quorum...)}},
 		{ID: "deadline", Title: "Deadline", Fields: []bField{
-			v.field(p("deadline.after"), "Deadline after", "text", "A whole number of minutes, hours or days: 90m, 48h, 2d. Empty: no deadline."),
+			v.field(p("deadline.after"), "Deadline after", "text", "A whole number of minutes, hours or days: 90m, 48h, 2d. Empty: no deadline (consensus, lazy consensus and elections: 7 days)."),
 			v.radio(p("deadline.then"), "At the deadline", blocks.ThenDecide, "",
 				bOption{Value: blocks.ThenDecide, Label: "decide with the votes cast"},
 				bOption{Value: blocks.ThenPass, Label: "pass"},

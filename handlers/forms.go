@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -42,6 +43,7 @@ type permRow struct {
 // controls, loaded once per form and only when the type has such a parameter.
 type choices struct {
 	members, roles, policies, documents []option
+	channels                            []option // of the type's platform, when connected
 	types                               []engine.ActionType
 	platforms                           []string
 }
@@ -89,6 +91,21 @@ func (h *Handler) loadChoices(ctx context.Context, communityID int64, t engine.A
 			c.policies = append(c.policies, option{strconv.FormatInt(p.ID, 10), label})
 		}
 	}
+	if needs(t, engine.ParamChannel) {
+		conn, err := h.store.ConnectionOf(ctx, communityID, t.Platform)
+		if err != nil && !errors.Is(err, models.ErrNotFound) {
+			return nil, err
+		}
+		if conn != nil {
+			chs, err := h.store.Channels(ctx, conn.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, ch := range chs {
+				c.channels = append(c.channels, option{ch.ChannelID, "#" + ch.Name})
+			}
+		}
+	}
 	if needs(t, engine.ParamDocument) {
 		ds, err := h.store.Documents(ctx, communityID)
 		if err != nil {
@@ -116,6 +133,8 @@ func buildFields(t engine.ActionType, values map[string]any, errs map[string]str
 			f.Options, f.Value = c.policies, display(raw)
 		case engine.ParamDocument:
 			f.Options, f.Value = c.documents, display(raw)
+		case engine.ParamChannel:
+			f.Options, f.Value = c.channels, display(raw)
 		case engine.ParamChoice:
 			for _, o := range p.Options {
 				f.Options = append(f.Options, option{o, o})

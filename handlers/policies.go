@@ -98,3 +98,19 @@ func (h *Handler) policy(c *gin.Context) {
 	}
 	h.render(c, http.StatusOK, "policy", data)
 }
+
+// compileCheck compiles one stage of policy code for the code view, which marks the errors
+// as the member types (static/src/editor.js): {"problems": [{line, column, message}]},
+// empty when it compiles. Nothing is written.
+func (h *Handler) compileCheck(c *gin.Context) {
+	type problem struct {
+		Line    int    `json:"line"`
+		Column  int    `json:"column"`
+		Message string `json:"message"`
+	}
+	problems := []problem{}
+	if ce := engine.CheckStage(c.PostForm("stage"), c.PostForm("source")); ce != nil {
+		problems = append(problems, problem{Line: ce.Line, Column: ce.Column, Message: ce.Message})
+	}
+	c.JSON(http.StatusOK, gin.H{"problems": problems})
+}

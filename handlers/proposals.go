@@ -22,15 +22,17 @@ type proposalRow struct {
 	models.ProposalListRow
 	Summary   string
 	TypeLabel string
+	Outcome   outcomeView
 }
 
 // listItem is a proposal as a table row shows it: flat and preformatted, because a list
 // page renders fifty of them and templates pay for every field lookup and function call.
 type listItem struct {
-	ID                        int64
-	URL, Summary, TypeLabel   string
-	Status, Policy, Initiator string
-	CreatedAgo, CreatedISO    string
+	ID                      int64
+	URL, Summary, TypeLabel string
+	Outcome                 outcomeView
+	Policy, Initiator       string
+	CreatedAgo, CreatedISO  string
 }
 
 func (h *Handler) proposalRows(slug string, rows []models.ProposalListRow) []listItem {
@@ -38,7 +40,7 @@ func (h *Handler) proposalRows(slug string, rows []models.ProposalListRow) []lis
 	for i, r := range rows {
 		row := h.proposalRow(r)
 		out[i] = listItem{ID: r.ID, URL: fmt.Sprintf("/c/%s/proposals/%d", slug, r.ID), Summary: row.Summary,
-			TypeLabel: row.TypeLabel, Status: r.Status, Policy: fmt.Sprintf("%s v%d", r.PolicyName, r.PolicyVersion),
+			TypeLabel: row.TypeLabel, Outcome: row.Outcome, Policy: fmt.Sprintf("%s v%d", r.PolicyName, r.PolicyVersion),
 			Initiator: r.InitiatorName, CreatedAgo: ago(r.CreatedAt), CreatedISO: r.CreatedAt.UTC().Format(time.RFC3339)}
 		if out[i].Initiator == "" {
 			out[i].Initiator = "—"
@@ -67,16 +69,16 @@ func (h *Handler) proposalRow(r models.ProposalListRow) proposalRow {
 	if t, err := h.engine.ActionType(r.ActionType); err == nil {
 		label = t.Label
 	}
-	return proposalRow{ProposalListRow: r, Summary: h.engine.Describe(a), TypeLabel: label}
+	return proposalRow{ProposalListRow: r, Summary: h.engine.Describe(a), TypeLabel: label, Outcome: outcomeOf(r)}
 }
 
 // proposalFilter reads the list filters from a query string; bad values are 400.
 func proposalFilter(q url.Values) (models.ProposalFilter, error) {
 	f := models.ProposalFilter{Status: q.Get("status"), ActionType: q.Get("type")}
 	switch f.Status {
-	case "", models.StatusPending, models.StatusPassed, models.StatusFailed:
+	case "", models.StatusPending, models.StatusPassed, models.StatusFailed, models.StatusNotCarriedOut:
 	default:
-		return f, fmt.Errorf("status must be pending, passed or failed: %w", errBadRequest)
+		return f, fmt.Errorf("status must be pending, passed, failed or not_carried_out: %w", errBadRequest)
 	}
 	for key, dst := range map[string]*int64{"policy": &f.PolicyID, "before": &f.BeforeID} {
 		if s := q.Get(key); s != "" {
@@ -137,8 +139,9 @@ func (h *Handler) proposals(c *gin.Context) {
 	}
 	h.render(c, http.StatusOK, "proposals", gin.H{
 		"Rows": h.proposalRows(comm.Slug, rows), "Next": next,
-		"Statuses": selectOptions([]option{{"pending", "pending"}, {"passed", "passed"}, {"failed", "failed"}}, f.Status),
-		"Types":    selectOptions(types, f.ActionType), "Policies": selectOptions(pols, policy),
+		"Statuses": selectOptions([]option{{"pending", "pending"}, {"passed", "passed"}, {"failed", "failed"},
+			{models.StatusNotCarriedOut, "approved, but not carried out"}}, f.Status),
+		"Types": selectOptions(types, f.ActionType), "Policies": selectOptions(pols, policy),
 	})
 }
 
@@ -190,6 +193,14 @@ func (h *Handler) loadProposal(ctx context.Context, comm *models.Community, me *
 		return nil, err
 	}
 	d := &proposalDetail{proposalRow: h.proposalRow(*row)}
+	if d.Outcome.Status == models.StatusNotCarriedOut {
+		a, err := h.store.ActionByID(ctx, comm.ID, row.ActionID)
+		if err != nil {
+			return nil, err
+		}
+		d.Outcome.CanRetry = h.engine.CanRetry(ctx, comm, a)
+		d.Outcome.RetryURL = fmt.Sprintf("/c/%s/proposals/%d/retry", comm.Slug, row.ID)
+	}
 	b := row.Ballot
 	if row.Status == models.StatusPending {
 		v := &models.PolicyVersion{PolicyFields: models.PolicyFields{CheckSrc: row.PolicyCheckSrc}}
@@ -482,8 +493,12 @@ func describeEvent(ev models.AuditEvent, names map[int64]string) string {
 		return "Decided: " + s("outcome")
 	case "action.applied":
 		return "Carried out"
-	case "action.apply_failed":
+	case "action.apply_failed": // recorded before not_carried_out existed
 		return "Passed, but could not be carried out: " + s("error")
+	case "action.not_carried_out":
+		return "Approved, but could not be carried out: " + s("reason")
+	case "action.retried":
+		return who + " asked to try again to carry it out"
 	case "effects.recorded":
 		var kinds []string
 		if l, ok := p["effects"].([]any); ok {
@@ -519,6 +534,7 @@ func (h *Handler) proposal(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
+	d.Outcome.CSRF = csrfToken(c)
 	h.render(c, http.StatusOK, "proposal", gin.H{"P": d})
 }
 
@@ -534,6 +550,7 @@ func (h *Handler) proposalTally(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
+	d.Outcome.CSRF = csrfToken(c)
 	h.renderFragment(c, http.StatusOK, "proposal_tally", gin.H{"P": d, "Fragment": true})
 }
 

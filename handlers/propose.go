@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -31,9 +32,38 @@ func groupTypes(ts []engine.ActionType) []typeGroup {
 	return out
 }
 
-// proposeIndex lists every action a member can propose, by platform.
+// proposeIndex lists every action a member can propose, by platform: those of platforms
+// not connected to the community cannot be carried out, so they are only named.
 func (h *Handler) proposeIndex(c *gin.Context) {
-	h.render(c, http.StatusOK, "propose_index", gin.H{"Groups": groupTypes(h.engine.ActionTypes())})
+	connected, err := h.engine.ConnectedPlatforms(c.Request.Context(), currentCommunity(c).ID)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	var offered []engine.ActionType
+	var later []string
+	for _, t := range h.engine.ActionTypes() {
+		switch {
+		case t.Platform == engine.ConstitutionPlatform || connected[t.Platform]:
+			offered = append(offered, t)
+		case !slices.Contains(later, engine.PlatformLabel(t.Platform)):
+			later = append(later, engine.PlatformLabel(t.Platform))
+		}
+	}
+	h.render(c, http.StatusOK, "propose_index", gin.H{"Groups": groupTypes(offered), "Later": later})
+}
+
+// notConnected says why an action of a platform not connected to the community cannot be
+// proposed, or "" when it can.
+func (h *Handler) notConnected(ctx context.Context, communityID int64, t engine.ActionType) (string, error) {
+	if t.Platform == engine.ConstitutionPlatform {
+		return "", nil
+	}
+	connected, err := h.engine.ConnectedPlatforms(ctx, communityID)
+	if err != nil || connected[t.Platform] {
+		return "", err
+	}
+	return fmt.Sprintf("%s is not connected to this community, so “%s” cannot be proposed yet.", engine.PlatformLabel(t.Platform), t.Label), nil
 }
 
 // proposeForm shows the form of one action type, prefilled from the query (for example
@@ -49,7 +79,12 @@ func (h *Handler) proposeForm(c *gin.Context) {
 		h.pageFail(c, err)
 		return
 	}
-	h.renderProposeForm(c, http.StatusOK, t, values, nil, "")
+	why, err := h.notConnected(c.Request.Context(), currentCommunity(c).ID, t)
+	if err != nil {
+		h.pageFail(c, err)
+		return
+	}
+	h.renderProposeForm(c, http.StatusOK, t, values, nil, why)
 }
 
 // propose submits a generated form as an action of the type, governed by the policies.

@@ -76,6 +76,7 @@ func (h *Handler) Router() *gin.Engine {
 	c.GET("/proposals/:id", h.proposal)
 	c.GET("/proposals/:id/tally", h.proposalTally)
 	c.POST("/proposals/:id/votes", h.vote)
+	c.POST("/proposals/:id/retry", h.retryAction)
 	c.GET("/actions/:id", h.actionPage)
 	c.GET("/propose", h.proposeIndex)
 	c.GET("/propose/:type", h.proposeForm)
@@ -84,7 +85,8 @@ func (h *Handler) Router() *gin.Engine {
 	c.GET("/policies/:id", h.policy)
 	c.GET("/policies/:id/builder", h.builderEdit)
 	c.GET("/builder", h.builderNew)
-	c.POST("/builder", h.builderPost) // previews, dry-runs and tries write nothing; save proposes
+	c.POST("/builder", h.builderPost)  // previews, dry-runs and tries write nothing; save proposes
+	c.POST("/compile", h.compileCheck) // the code view's live error marks; writes nothing
 	c.GET("/roles", h.roles)
 	c.GET("/documents", h.documents)
 	c.GET("/documents/:id", h.document)

@@ -244,6 +244,8 @@ func TestProposeRejectsBadInputInline(t *testing.T) {
 		{"unknown permission", engine.TypeAddRole, "permissions", url.Values{"name": {"X"}, "permissions": {""}, "permissions.propose": {"nope.thing"}}},
 		{"malformed candidates", engine.TypeElection, "candidates", url.Values{"title": {"Q"}, "candidates": {"[not json"}}},
 		{"not a number", engine.TypeReorderPolicy, "priority", url.Values{"policy": {"1"}, "priority": {"soon"}}},
+		{"a role name in use", engine.TypeAddRole, "name", url.Values{"name": {"everyone"}, "permissions": {""}}},
+		{"a settings change that changes nothing", engine.TypeChangeSettings, "name", url.Values{"name": {"Careful"}, "description": {""}}},
 	}
 	before := [2]int64{app.count("actions"), app.count("audit_events")}
 	for _, tt := range tests {
@@ -264,5 +266,49 @@ func TestProposeRejectsBadInputInline(t *testing.T) {
 	resp, _ := b.post("/c/"+slug+"/propose/"+engine.TypeAddDocument, url.Values{"title": {"Huge"}, "body": {strings.Repeat("x", 2<<20)}})
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized form: %d, want 413", resp.StatusCode)
+	}
+}
+
+// TestUnchangedCodeViewIsNoChange: submitting a policy's code view as it opened proposes
+// nothing: it is refused as no change, next to the policy, and writes nothing.
+func TestUnchangedCodeViewIsNoChange(t *testing.T) {
+	app := newTestApp(t)
+	b := app.browser()
+	b.signup("Keeper")
+	slug := b.createCommunity("Keepers")
+	c, err := app.store.CommunityBySlug(context.Background(), slug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := app.store.Policies(context.Background(), c.ID)
+	if err != nil || len(ps) == 0 {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/c/%s/propose/%s", slug, engine.TypeChangePolicy)
+	_, doc := b.get(fmt.Sprintf("%s?policy=%d", path, ps[0].ID))
+	form := url.Values{}
+	doc.Find("form[method=post] input, form[method=post] textarea, form[method=post] select").Each(func(_ int, s *goquery.Selection) {
+		name := s.AttrOr("name", "")
+		switch {
+		case name == "":
+		case s.Is("textarea"):
+			form.Add(name, s.Text())
+		case s.Is("select"):
+			form.Add(name, s.Find("option[selected]").AttrOr("value", ""))
+		case s.AttrOr("type", "") == "checkbox":
+			if _, on := s.Attr("checked"); on {
+				form.Add(name, s.AttrOr("value", ""))
+			}
+		default:
+			form.Add(name, s.AttrOr("value", ""))
+		}
+	})
+	before := app.count("actions")
+	resp, doc := b.post(path, form)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(doc.Find("#e-policy").Text(), "no change") {
+		t.Fatalf("unchanged code view: %d, %q", resp.StatusCode, doc.Find(".field-error, .flash").Text())
+	}
+	if app.count("actions") != before {
+		t.Fatal("an unchanged policy was proposed")
 	}
 }

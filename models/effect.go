@@ -155,3 +155,14 @@ func jsonText(v map[string]any) string {
 	}
 	return string(b)
 }
+
+// FailedEffectOf finds the latest effect of an action of a kind that failed for good; nil
+// when there is none.
+func (s *Store) FailedEffectOf(ctx context.Context, actionID int64, kind string) (*Effect, error) {
+	var es []Effect
+	err := s.q(ctx).Where("action_id = ? AND kind = ? AND status = ?", actionID, kind, EffectFailed).Order("id DESC").Limit(1).Find(&es).Error
+	if err != nil || len(es) == 0 {
+		return nil, err
+	}
+	return &es[0], nil
+}

@@ -204,6 +204,16 @@ func (s *Store) SetChannelTopic(ctx context.Context, connectionID int64, channel
 		connectionID, channelID, topic, time.Now().UTC()).Error
 }
 
+// Channels lists the channels a connection knows, by name, for forms to offer.
+func (s *Store) Channels(ctx context.Context, connectionID int64) ([]PlatformChannel, error) {
+	var cs []PlatformChannel
+	err := s.q(ctx).Raw("SELECT * FROM platform_channels WHERE connection_id = ? ORDER BY name, channel_id", connectionID).Scan(&cs).Error
+	if err != nil {
+		return nil, fmt.Errorf("list channels: %w", err)
+	}
+	return cs, nil
+}
+
 // ChannelByID returns the last known state of a channel; ErrNotFound when never seen.
 func (s *Store) ChannelByID(ctx context.Context, connectionID int64, channelID string) (*PlatformChannel, error) {
 	var c PlatformChannel

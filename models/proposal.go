@@ -26,7 +26,20 @@ const (
 	StatusPassed   = "passed"   // decided; its execution is recorded as an effect still to deliver
 	StatusFailed   = "failed"   //
 	StatusExecuted = "executed" // carried out (or, for a platform action that passed at once, left standing)
+	// StatusNotCarriedOut: approved, but it could not be carried out (the world changed
+	// between the proposal and the decision, or the platform refused); Action.Note says why.
+	// Only actions take it: their proposal stays passed, since the vote did pass.
+	StatusNotCarriedOut = "not_carried_out"
 )
+
+// Outcome is what a proposal came to, as pages, lists and the API show it: its status, or
+// StatusNotCarriedOut when it passed but its action could not be carried out.
+func Outcome(proposalStatus, actionStatus string) string {
+	if proposalStatus == StatusPassed && actionStatus == StatusNotCarriedOut {
+		return StatusNotCarriedOut
+	}
+	return proposalStatus
+}
 
 // Action is something a member did or proposes.
 type Action struct {

@@ -261,3 +261,10 @@ func (s *Store) RevokeRole(ctx context.Context, communityID, memberID, roleID in
 	}
 	return s.BumpPolicyEpoch(ctx, communityID)
 }
+
+// MemberHasRole tells whether a member holds a role.
+func (s *Store) MemberHasRole(ctx context.Context, memberID, roleID int64) (bool, error) {
+	var n int64
+	err := s.q(ctx).Model(&MemberRole{}).Where("member_id = ? AND role_id = ?", memberID, roleID).Count(&n).Error
+	return n > 0, err
+}

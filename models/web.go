@@ -66,7 +66,13 @@ func (s *Store) ProposalList(ctx context.Context, communityID int64, f ProposalF
 		Joins("JOIN policy_versions ON policy_versions.id = proposals.policy_version_id").
 		Joins("LEFT JOIN members ON members.id = actions.initiator_id").
 		Where("proposals.community_id = ?", communityID)
-	if f.Status != "" {
+	switch f.Status {
+	case "":
+	case StatusNotCarriedOut: // an outcome, not a stored proposal status (Outcome)
+		q = q.Where("proposals.status = ? AND actions.status = ?", StatusPassed, StatusNotCarriedOut)
+	case StatusPassed:
+		q = q.Where("proposals.status = ? AND actions.status <> ?", StatusPassed, StatusNotCarriedOut)
+	default:
 		q = q.Where("proposals.status = ?", f.Status)
 	}
 	if f.ActionType != "" {

@@ -30,6 +30,9 @@ type StageOutput struct {
 // without a name is written "member #12".
 type Names struct {
 	Members map[int64]string
+	// Types maps action types to their labels ("Rename a channel"), for the rule to say what
+	// the policy covers (engine.RuleCovering).
+	Types map[string]string
 }
 
 // Compile compiles a block program to the six stage sources of its (first) policy and the
@@ -262,7 +265,13 @@ func methodCode(d Decision) string {
 	case Unanimity:
 		return "unanimity(" + args() + ")"
 	case Threshold:
-		call := "threshold(" + args(itoa(h.Yes)) + ")"
+		yes := itoa(h.Yes)
+		if d.Deciders != nil && d.Deciders.Who == ByJury && h.Yes > 1 {
+			// A jury drawn smaller than the threshold (a small community) passes with every
+			// juror's yes, as the rule says; an empty one never passes.
+			yes = "max(1, min(" + yes + `, len(get("jury"))))`
+		}
+		call := "threshold(" + args(yes) + ")"
 		if h.FailAtNo > 0 {
 			return "no() >= " + itoa(h.FailAtNo) + " ? FAILED : " + call
 		}

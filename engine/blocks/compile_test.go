@@ -68,11 +68,20 @@ func fileName(s string) string {
 	}, s)
 }
 
+// typeLabels are the labels rules name covered action types with.
+func typeLabels() map[string]string {
+	out := map[string]string{"slack.rename_channel": "Rename a channel", "slack.post_message": "Post a message"}
+	for _, t := range engine.ConstitutionTypes() {
+		out[t.Name] = t.Label
+	}
+	return out
+}
+
 // TestKitsGolden keeps the generated code and rule of every starter kit policy.
 func TestKitsGolden(t *testing.T) {
 	for _, k := range blocks.Kits() {
 		t.Run(k.Name, func(t *testing.T) {
-			out, err := blocks.CompilePolicy(k.Program, blocks.Names{})
+			out, err := blocks.CompilePolicy(k.Program, blocks.Names{Types: typeLabels()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +122,7 @@ func examples() map[string]*blocks.Program {
 func TestExamplesGolden(t *testing.T) {
 	for name, p := range examples() {
 		t.Run(name, func(t *testing.T) {
-			out, err := blocks.CompilePolicy(p, blocks.Names{Members: map[int64]string{7: "Ada"}})
+			out, err := blocks.CompilePolicy(p, blocks.Names{Members: map[int64]string{7: "Ada"}, Types: typeLabels()})
 			if err != nil {
 				t.Fatal(err)
 			}

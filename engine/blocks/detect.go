@@ -115,6 +115,18 @@ func strOf(n ast.Node) (string, bool) {
 	return s.Value, true
 }
 
+// juryCapped reads k from max(1, min(k, len(get("jury")))), a threshold a jury drawn
+// smaller than k can still meet (the recompilation checks the rest of its shape).
+func juryCapped(n ast.Node) int {
+	if name, args := callOf(n); name == "max" && len(args) == 2 {
+		if inner, iargs := callOf(args[1]); inner == "min" && len(iargs) == 2 {
+			k, _ := intOf(iargs[0])
+			return k
+		}
+	}
+	return 0
+}
+
 func intOf(n ast.Node) (int, bool) {
 	i, ok := n.(*ast.IntegerNode)
 	if !ok {
@@ -382,7 +394,10 @@ func readCheck(d *Decision, root ast.Node) []string {
 			}
 		case "threshold", "consensus", "lazy_consensus":
 			if len(args) >= 1 {
-				k, _ := intOf(args[0])
+				k, ok := intOf(args[0])
+				if !ok {
+					k = juryCapped(args[0])
+				}
 				d.How.Method = name
 				switch name {
 				case "threshold":

@@ -517,9 +517,15 @@ func (p *Program) checkDecision(v *models.ValidationError, prefix string, d Deci
 	}
 }
 
+// NeedsDeadline tells whether a vote method is settled at a deadline, so it cannot do
+// without one.
+func NeedsDeadline(method string) bool {
+	return method == LazyConsensus || method == Consensus || isElection(method)
+}
+
 func (p *Program) checkDeadline(v *models.ValidationError, prefix string, d Decision, h *How) {
 	dl := d.Deadline
-	needs := h.Method == LazyConsensus || h.Method == Consensus || isElection(h.Method)
+	needs := NeedsDeadline(h.Method)
 	if dl == nil || dl.After == "" {
 		if needs {
 			v.Add(prefix+"deadline.after", fmt.Sprintf("%s needs a deadline: it is settled when the deadline comes", methodLabel(h.Method)))

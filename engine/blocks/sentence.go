@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"policykit/engine"
 	"policykit/models"
 )
 
@@ -14,8 +15,22 @@ import (
 // compiled code through the engine to hold each statement to its code.
 
 // ruleText is the rule of the policy of stage (0 for the first): that stage and the ones
-// after it.
+// after it. The first stage's rule begins with the actions it covers.
 func ruleText(p *Program, stage int, names Names) string {
+	body := ruleBody(p, stage, names)
+	if stage > 0 || p.When == nil || len(p.When.ActionTypes) == 0 {
+		return body
+	}
+	labels := make([]string, len(p.When.ActionTypes))
+	for i, t := range p.When.ActionTypes {
+		if labels[i] = names.Types[t]; labels[i] == "" {
+			labels[i] = "take the action " + quoted(t)
+		}
+	}
+	return engine.RuleCovering(p.kind(), labels, body)
+}
+
+func ruleBody(p *Program, stage int, names Names) string {
 	var s []string
 	ds := p.decisions()
 	noun := "action"
@@ -283,8 +298,12 @@ func yesNoText(d Decision) []string {
 	}
 	var s []string
 	if h.Method == Threshold && d.Quorum == nil {
-		s = append(s, fmt.Sprintf("It passes as soon as at least %s yes, and fails as soon as that can no longer happen (yes votes plus voters yet to vote fall below %d).",
-			plural(h.Yes, "voter votes", "voters vote"), h.Yes))
+		capped, below := "", itoa(h.Yes)
+		if d.Deciders.Who == ByJury && h.Yes > 1 {
+			capped, below = fmt.Sprintf(" (every juror, if fewer than %d were drawn)", h.Yes), "that number"
+		}
+		s = append(s, fmt.Sprintf("It passes as soon as at least %s yes%s, and fails as soon as that can no longer happen (yes votes plus voters yet to vote fall below %s).",
+			plural(h.Yes, "voter votes", "voters vote"), capped, below))
 	} else {
 		s = append(s, rule+".", "It is settled as soon as the result is certain, taking the votes cast as final: it passes once the rule is met and would stay met even if everyone yet to vote voted no, and fails once the rule could not be met even if everyone yet to vote voted yes.")
 	}

@@ -34,8 +34,8 @@ func (p *Program) MemberIDs() []int64 {
 }
 
 // Validate checks a program against a community: everything Check refuses, plus roles that
-// do not exist, deciders nobody could be, a jury bigger than its pool, numbers of votes more
-// than the deciders could cast, unknown members and action types. It returns a
+// do not exist, deciders nobody could be, numbers of votes more than the deciders could cast
+// (a jury bigger than its pool is all of it), unknown members and action types. It returns a
 // *models.ValidationError with a message per field, or nil.
 func Validate(p *Program, f CommunityFacts) error {
 	if err := p.Check(); err != nil {
@@ -132,11 +132,13 @@ func validateDecision(v *models.ValidationError, f CommunityFacts, prefix string
 				return
 			}
 		}
-		if dc.Size > from {
-			v.Add(prefix+"deciders.size", fmt.Sprintf("the jury of %d is bigger than its pool: %s", dc.Size, fromLimit))
-		}
+		// A jury bigger than its pool is all of the pool, as the rule says ("all of them if
+		// there are fewer"): communities grow, and the policy keeps working until they do.
 		pool = min(dc.Size, from)
 		limit = has("the jury", pool)
+		if dc.Size > from {
+			limit = fromLimit
+		}
 	case ByMember:
 		if _, ok := f.Named[dc.Member]; !ok {
 			v.Add(prefix+"deciders.member", fmt.Sprintf("member #%d is not a member of this community", dc.Member))
@@ -152,7 +154,14 @@ func validateDecision(v *models.ValidationError, f CommunityFacts, prefix string
 	h := d.How
 	switch h.Method {
 	case Threshold:
-		tooMany("how.yes", h.Yes, plural(h.Yes, "yes vote", "yes votes"))
+		if dc.Who == ByJury {
+			// A jury drawn smaller than the threshold needs every juror's yes (compile.go).
+			if h.Yes > dc.Size {
+				v.Add(prefix+"how.yes", fmt.Sprintf("the jury has only %s, so %s can never happen", plural(dc.Size, "member", "members"), plural(h.Yes, "yes vote", "yes votes")))
+			}
+		} else {
+			tooMany("how.yes", h.Yes, plural(h.Yes, "yes vote", "yes votes"))
+		}
 		tooMany("how.fail_at_no", h.FailAtNo, plural(h.FailAtNo, "no vote", "no votes"))
 	case Consensus:
 		tooMany("how.min_agree", h.MinAgree, plural(h.MinAgree, "agreement", "agreements"))

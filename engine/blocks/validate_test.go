@@ -129,12 +129,9 @@ func TestValidateAgainstTheCommunity(t *testing.T) {
 		{"supermajority of an empty role", func(p *blocks.Program) {
 			p.Deciders.Role, p.How = "Empty", &blocks.How{Method: blocks.Supermajority, Fraction: "2/3"}
 		}, "deciders.role", "nobody has the role “Empty”, so nobody could vote"},
-		{"a jury bigger than its pool", func(p *blocks.Program) {
-			p.Deciders = &blocks.Deciders{Who: blocks.ByJury, Size: 5, Role: "Juror"}
-		}, "deciders.size", "the jury of 5 is bigger than its pool: the role “Juror” has only 4 members"},
-		{"a jury bigger than the community", func(p *blocks.Program) {
-			p.Deciders = &blocks.Deciders{Who: blocks.ByJury, Size: 9}
-		}, "deciders.size", "the community has only 6 members"},
+		{"more yes than a jury bigger than its pool", func(p *blocks.Program) {
+			p.Deciders, p.How = &blocks.Deciders{Who: blocks.ByJury, Size: 5, Role: "Juror"}, &blocks.How{Method: blocks.Threshold, Yes: 6}
+		}, "how.yes", "the jury has only 5 members, so 6 yes votes can never happen"},
 		{"a jury from an empty role", func(p *blocks.Program) {
 			p.Deciders = &blocks.Deciders{Who: blocks.ByJury, Size: 2, Role: "Empty"}
 		}, "deciders.role", "no jury can be drawn"},
@@ -220,5 +217,20 @@ func TestDecode(t *testing.T) {
 	again, err := blocks.Decode(raw)
 	if err != nil || again.Deciders.Size != 3 || again.Deadline.Then != blocks.ThenFail {
 		t.Fatalf("round trip: %+v %v", again, err)
+	}
+}
+
+// TestJuryBiggerThanItsPool: a jury of 9 in a community of 6 is all of them, as its rule says,
+// not an error (communities grow).
+func TestJuryBiggerThanItsPool(t *testing.T) {
+	facts := blocks.CommunityFacts{Members: 6, Roles: map[string]int{}, Named: map[int64]string{}}
+	p := &blocks.Program{Version: blocks.Version, Kind: models.KindPlatform, Decision: blocks.Decision{
+		Deciders: &blocks.Deciders{Who: blocks.ByJury, Size: 9}, How: &blocks.How{Method: blocks.Threshold, Yes: 2}}}
+	if err := blocks.Validate(p, facts); err != nil {
+		t.Fatalf("refused: %v", err)
+	}
+	_, rule, err := blocks.Compile(p)
+	if err != nil || !strings.Contains(rule, "all of them if there are fewer than 9") {
+		t.Fatalf("rule %q, %v", rule, err)
 	}
 }

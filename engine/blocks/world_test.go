@@ -64,7 +64,7 @@ func (l *lab) world(t *testing.T, n int, roles map[string][]int) *world {
 // stored first as inactive policies.
 func (w *world) install(t *testing.T, name string, p *blocks.Program) *blocks.Output {
 	t.Helper()
-	out, err := blocks.CompilePolicy(p, blocks.Names{})
+	out, err := blocks.CompilePolicy(p, blocks.Names{Types: w.env.Engine.ActionLabels()})
 	if err != nil {
 		t.Fatalf("compile: %v", err)
 	}

@@ -86,11 +86,26 @@ func (p *Platform) ActionTypes() []engine.ActionType {
 		{Name: "test.post_message", Label: "Post a message", Platform: "test", Params: []engine.Param{
 			{Name: "channel", Label: "Channel", Type: engine.ParamChannel, Required: true},
 			{Name: "text", Label: "Text", Type: engine.ParamText, Required: true, Max: 4000}}},
-		{Name: "test.rename_channel", Label: "Rename a channel", Platform: "test", Params: []engine.Param{
+		{Name: "test.rename_channel", Label: "Rename a channel", Platform: "test", Check: checkRename, Params: []engine.Param{
 			{Name: "channel", Label: "Channel", Type: engine.ParamChannel, Required: true},
 			{Name: "name", Label: "New name", Type: engine.ParamString, Required: true, Max: 80},
 			{Name: "previous_name", Label: "Previous name", Type: engine.ParamString, Max: 80}}},
 	}
+}
+
+// checkRename refuses renaming a channel to the name it has, as a platform's checks do.
+func checkRename(ctx context.Context, s *engine.State, p map[string]any) error {
+	if !s.Proposed() {
+		return nil
+	}
+	ch, err := s.Store.ChannelByID(ctx, s.Connection.ID, p["channel"].(string))
+	if err != nil {
+		return err
+	}
+	if name, _ := p["name"].(string); ch.Name == name {
+		return models.Invalid("name", "no change: the channel already has this name")
+	}
+	return nil
 }
 
 // FailNext makes the next len(errs) calls return these errors (nil entries succeed).

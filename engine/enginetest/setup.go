@@ -61,8 +61,43 @@ func New(tb testing.TB) *Env {
 }
 
 // Community creates a community with a starter kit, its creator and n-1 more members, and
-// returns it with the member ids (creator first).
+// the test platform connected (Connect), and returns it with the member ids (creator first).
 func (e *Env) Community(tb testing.TB, name, kit string, n int) (*models.Community, []int64) {
+	tb.Helper()
+	c, ids := e.WebOnlyCommunity(tb, name, kit, n)
+	e.Connect(tb, c)
+	return c, ids
+}
+
+// Channels are the channels of the test platform a connected community knows.
+var Channels = []string{"C1", "C2"}
+
+// Connect connects the test platform to a community, knowing Channels.
+func (e *Env) Connect(tb testing.TB, c *models.Community) {
+	tb.Helper()
+	Connect(tb, e.Store, c)
+}
+
+// Connect connects the test platform to a community of a store, knowing Channels.
+func Connect(tb testing.TB, store *models.Store, c *models.Community) {
+	tb.Helper()
+	ctx := context.Background()
+	conn := &models.PlatformConnection{CommunityID: c.ID, Platform: "test", ExternalID: fmt.Sprintf("test-%d", c.ID),
+		Name: c.Name + " on test", Status: models.ConnectionConnected}
+	if err := store.SaveConnection(ctx, conn, map[string]string{}); err != nil {
+		tb.Fatalf("connect the test platform: %v", err)
+	}
+	var chs []models.PlatformChannel
+	for _, id := range Channels {
+		chs = append(chs, models.PlatformChannel{ConnectionID: conn.ID, ChannelID: id, Name: "channel-" + id})
+	}
+	if err := store.SaveChannels(ctx, chs); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// WebOnlyCommunity is Community without any platform connected.
+func (e *Env) WebOnlyCommunity(tb testing.TB, name, kit string, n int) (*models.Community, []int64) {
 	tb.Helper()
 	ctx := context.Background()
 	owner := modelstest.Account(tb, e.Store, name+" founder")

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"unicode/utf8"
 
@@ -40,12 +41,12 @@ func actionTypes() []engine.ActionType {
 			channelName,
 			{Name: "thread_ts", Label: "Thread", Type: engine.ParamString, Max: 40, Help: "Timestamp of the thread's first message, to reply in a thread."},
 		}},
-		{Name: TypeRenameChannel, Label: "Rename a channel", Platform: PlatformName, Summary: summarizeRename, Params: []engine.Param{
+		{Name: TypeRenameChannel, Label: "Rename a channel", Platform: PlatformName, Summary: summarizeRename, Check: checkRename, Params: []engine.Param{
 			channel,
 			{Name: "name", Label: "New name", Type: engine.ParamString, Required: true, Max: 80},
 			{Name: "previous_name", Label: "Previous name", Type: engine.ParamString, Max: 80},
 		}},
-		{Name: TypeJoinChannel, Label: "Join a channel", Platform: PlatformName, Summary: summarizeJoin, Params: []engine.Param{
+		{Name: TypeJoinChannel, Label: "Join a channel", Platform: PlatformName, Summary: summarizeJoin, Check: checkJoin, Params: []engine.Param{
 			channel,
 			{Name: "member", Label: "Who joins", Type: engine.ParamMember, Required: true},
 			{Name: "username", Label: "Their Slack handle", Type: engine.ParamString, Max: 80,
@@ -58,7 +59,7 @@ func actionTypes() []engine.ActionType {
 			{Name: "text", Label: "Message text", Type: engine.ParamText, Max: 4000, Help: "For people reading the proposal."},
 			channelName,
 		}},
-		{Name: TypeSetTopic, Label: "Set a channel's topic", Platform: PlatformName, Summary: summarizeTopic, Params: []engine.Param{
+		{Name: TypeSetTopic, Label: "Set a channel's topic", Platform: PlatformName, Summary: summarizeTopic, Check: checkTopic, Params: []engine.Param{
 			channel,
 			{Name: "topic", Label: "Topic", Type: engine.ParamString, Max: 250},
 			{Name: "previous_topic", Label: "Previous topic", Type: engine.ParamString, Max: 250},
@@ -68,6 +69,61 @@ func actionTypes() []engine.ActionType {
 }
 
 func str(p map[string]any, k string) string { s, _ := p[k].(string); return s }
+
+// channelNameRE is what Slack accepts as a channel name (conversations.rename answers
+// invalid_name_specials otherwise).
+var channelNameRE = regexp.MustCompile(`^[a-z0-9_-]{1,80}$`)
+
+// checkRename refuses a name Slack would refuse, and renaming a channel to its own name.
+func checkRename(ctx context.Context, s *engine.State, p map[string]any) error {
+	name := str(p, "name")
+	if !channelNameRE.MatchString(name) {
+		return models.Invalid("name", "a Slack channel name has only lowercase letters, digits, hyphens and underscores (at most 80)")
+	}
+	if !s.Proposed() {
+		return nil
+	}
+	ch, err := s.Store.ChannelByID(ctx, s.Connection.ID, str(p, "channel"))
+	if err != nil {
+		return err
+	}
+	if ch.Name == name {
+		return models.Invalid("name", fmt.Sprintf("no change: the channel is already called #%s", name))
+	}
+	return nil
+}
+
+// checkTopic refuses setting a channel's topic to the topic it has.
+func checkTopic(ctx context.Context, s *engine.State, p map[string]any) error {
+	if !s.Proposed() {
+		return nil
+	}
+	ch, err := s.Store.ChannelByID(ctx, s.Connection.ID, str(p, "channel"))
+	if err != nil {
+		return err
+	}
+	if ch.Topic == str(p, "topic") {
+		return models.Invalid("topic", fmt.Sprintf("no change: #%s already has this topic", ch.Name))
+	}
+	return nil
+}
+
+// checkJoin needs the joining member to have a Slack account linked to their membership
+// (a join that happened in Slack names its Slack user).
+func checkJoin(ctx context.Context, s *engine.State, p map[string]any) error {
+	if !s.Proposed() {
+		return nil
+	}
+	member := paramID(p, "member")
+	ids, err := s.Store.IdentitiesByMember(ctx, s.Community.ID, PlatformName, []int64{member})
+	if err != nil {
+		return err
+	}
+	if _, ok := ids[member]; !ok {
+		return models.Invalid("member", "this member has not linked a Slack account, so Slack cannot add them to a channel")
+	}
+	return nil
+}
 
 // paramID reads an id parameter: int64 when fresh, float64 or a JSON number once stored.
 func paramID(p map[string]any, k string) int64 {

@@ -232,6 +232,11 @@ func (s *Slack) ballotBlocks(ctx context.Context, c engine.Call, outcome string)
 			icon, word = ":white_check_mark: ", "Passed"
 		case models.StatusFailed:
 			icon, word = ":x: ", "Failed"
+		case models.StatusNotCarriedOut:
+			icon, word = ":warning: ", "Approved, but could not be carried out"
+			if reason, _ := c.Effect.Payload["reason"].(string); reason != "" {
+				word += ": " + mrkdwnEscape(reason)
+			}
 		}
 		fallback = fmt.Sprintf("%s: %s", word, what)
 		blocks = append(blocks, slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, icon+"*"+word+"*", false, false), nil, nil))

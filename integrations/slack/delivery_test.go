@@ -203,3 +203,52 @@ func slackIDsOf(w *world) []string {
 	}
 	return out
 }
+
+// TestRenameRefusedBySlack: the jury approves a rename that Slack then refuses for good; the
+// action is approved but not carried out, the jurors' ballots say so with the reason, and
+// a member's retry carries it out and shows it passed.
+func TestRenameRefusedBySlack(t *testing.T) {
+	w := newWorld(t, engine.KitJury)
+	w.install()
+	w.send(w.fake.UserRenames(w.users["alice"].ID, w.general.ID, "town-square"))
+	_, p := w.lastAction(slack.TypeRenameChannel)
+	w.deliver()
+	w.sendEchoes()
+	jury := ids(p.Data["jury"])
+	for _, j := range jury[:2] {
+		if _, err := w.eng.CastVote(ctx, w.community.ID, p.ID, j, "yes", "web"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.fake.FailNext("conversations.rename", 1, http.StatusForbidden, 0)
+	w.deliver()
+	a, p := w.lastAction(slack.TypeRenameChannel)
+	if p.Status != models.StatusPassed || a.Status != models.StatusNotCarriedOut || !strings.Contains(a.Note, "Slack refused it") {
+		t.Fatalf("proposal %s, action %s (%q)", p.Status, a.Status, a.Note)
+	}
+	if got := w.channelName(w.general.ID); got != "general" {
+		t.Fatalf("channel is %q", got)
+	}
+	for _, j := range jury {
+		text := blocksText(w.ballotMessage(p.Ballot.Refs[fmt.Sprintf("dm:%d", j)]))
+		if !strings.Contains(text, "Approved, but could not be carried out: Slack refused it") {
+			t.Fatalf("juror %d's ballot: %s", j, text)
+		}
+	}
+	if err := w.eng.RetryAction(ctx, w.community.ID, a.ID, jury[0]); err != nil {
+		t.Fatal(err)
+	}
+	w.deliver()
+	if got := w.channelName(w.general.ID); got != "town-square" {
+		t.Fatalf("after the retry the channel is %q", got)
+	}
+	if a, _ := w.lastAction(slack.TypeRenameChannel); a.Status != models.StatusExecuted {
+		t.Fatalf("after the retry: %s (%s)", a.Status, a.Note)
+	}
+	for _, j := range jury {
+		text := blocksText(w.ballotMessage(p.Ballot.Refs[fmt.Sprintf("dm:%d", j)]))
+		if !strings.Contains(text, "Passed") || strings.Contains(text, "could not be carried out") {
+			t.Fatalf("juror %d's ballot after the retry: %s", j, text)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"log"
 	"os"
 
+	"policykit/engine"
 	"policykit/engine/blocks"
 )
 
@@ -41,8 +42,12 @@ import "policykit/models"
 func kitPolicy(name string) models.PolicyFields {
 	switch name {
 `)
+	labels := map[string]string{}
+	for _, t := range engine.ConstitutionTypes() {
+		labels[t.Name] = t.Label // kit policies name only constitution types; the engine adds platforms'
+	}
 	for _, k := range blocks.Kits() {
-		out, err := blocks.CompilePolicy(k.Program, blocks.Names{})
+		out, err := blocks.CompilePolicy(k.Program, blocks.Names{Types: labels})
 		if err != nil {
 			return nil, fmt.Errorf("kit policy %q: %w", k.Name, err)
 		}
