@@ -348,9 +348,6 @@ func checkSettings(ctx context.Context, s *State, p map[string]any) error {
 func connectionCheck(connect bool) CheckFunc {
 	return func(ctx context.Context, s *State, p map[string]any) error {
 		platform := str(p, "platform")
-		if _, ok := s.e.platforms[platform]; !ok && connect {
-			return models.Invalid("platform", fmt.Sprintf("this server does not run the platform %q", platform))
-		}
 		conn, err := s.Store.ConnectionOf(ctx, s.Community.ID, platform)
 		switch {
 		case err != nil && !errors.Is(err, models.ErrNotFound):

@@ -312,6 +312,14 @@ func preflightCases() map[string]preflightCase {
 			},
 			spoil: func(t *testing.T, w *preflightWorld) { w.disconnect(t, "test") },
 		},
+		engine.TypeMergeMembers: {
+			valid: func(w *preflightWorld) map[string]any { return map[string]any{"member": w.m[1], "duplicate": w.m[0]} },
+			invalid: []invalidParams{
+				{"the same member twice", func(w *preflightWorld) map[string]any { return map[string]any{"member": w.m[1], "duplicate": w.m[1]} }, "duplicate"},
+				{"another community's member", func(w *preflightWorld) map[string]any { return map[string]any{"member": w.m[1], "duplicate": w.om[0]} }, "duplicate"},
+			},
+			spoil: func(t *testing.T, w *preflightWorld) { must(t, st(w).LeaveCommunity(ctx, w.c.ID, w.m[0])) },
+		},
 		engine.TypeElection: {
 			valid: func(w *preflightWorld) map[string]any {
 				return map[string]any{"title": "Which rules?", "candidates": []any{
