@@ -320,8 +320,10 @@ func (e *Engine) candidateAction(ctx context.Context, tx *models.Store, communit
 	return typ, params, err
 }
 
-// carryOutElection carries out the winning candidate of an election as its own action.
-func (t *txn) carryOutElection(a *models.Action, payload map[string]any) {
+// carryOutElection carries out the winning candidate of an election as its own action. A
+// winner that cannot be carried out (its parameters no longer hold) fails the election with
+// the reason; a database error is returned, never taken for "no winner".
+func (t *txn) carryOutElection(a *models.Action, payload map[string]any) error {
 	winner, _ := payload["candidate"].(string)
 	for _, c := range candidateList(a.Params) {
 		if label, _ := c["label"].(string); label != winner || winner == "" {
@@ -329,24 +331,32 @@ func (t *txn) carryOutElection(a *models.Action, payload map[string]any) {
 		}
 		typ, params, err := t.e.candidateAction(t.ctx, t.tx, t.community.ID, c)
 		if err != nil {
-			break
+			if !models.IsDomainError(err) {
+				return fmt.Errorf("election winner %q: %w", winner, err)
+			}
+			a.Status = models.StatusFailed
+			a.Note = fmt.Sprintf("the winner %q cannot be carried out: %v", winner, err)
+			return nil
 		}
 		child := &models.Action{CommunityID: a.CommunityID, Type: typ.Name, Kind: typ.Kind(), Platform: typ.Platform,
 			InitiatorID: a.InitiatorID, Params: params, Origin: a.Origin, ExternalRefs: map[string]string{},
 			Status: models.StatusPending, BundleID: &a.ID, Note: fmt.Sprintf("won the election %q", str(a.Params, "title"))}
 		if err := t.newAction(child); err != nil {
-			break
+			return fmt.Errorf("election winner %q: %w", winner, err)
 		}
 		t.event("election.won", nil, a, nil, map[string]any{"winner": winner, "action_id": child.ID})
-		t.carryOut(child, nil)
+		if err := t.carryOut(child, nil); err != nil {
+			return err
+		}
 		if err := t.saveAction(child); err != nil {
-			break
+			return fmt.Errorf("election winner %q: %w", winner, err)
 		}
 		a.Status = models.StatusExecuted
-		return
+		return nil
 	}
 	a.Status = models.StatusFailed
 	a.Note = fmt.Sprintf("the election has no winner to carry out (%q)", winner)
+	return nil
 }
 
 // applyConstitution carries out a passed constitution action in the deciding transaction.

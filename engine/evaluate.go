@@ -685,7 +685,7 @@ func (cv *communityView) memberIDs() []int {
 		ids, err := cv.cache.memberIDs(cv.ctx, cv.store, cv.community)
 		if err != nil {
 			cv.loadErr = err
-			fail("load members: %v", err)
+			panic(&storageError{fmt.Errorf("load members: %w", err)})
 		}
 		cv.members = ids
 	}
@@ -701,7 +701,7 @@ func (cv *communityView) withRole(role string) []int {
 				fail("there is no role named %q", role)
 			}
 			cv.loadErr = err
-			fail("load role %q: %v", role, err)
+			panic(&storageError{fmt.Errorf("load role %q: %w", role, err)})
 		}
 		ids = int64sToInts(raw)
 		cv.roles[role] = ids
@@ -714,7 +714,7 @@ func (cv *communityView) leftMembers() map[int]bool {
 		ids, err := cv.store.LeftMemberIDs(cv.ctx, cv.community.ID)
 		if err != nil {
 			cv.loadErr = err
-			fail("load members: %v", err)
+			panic(&storageError{fmt.Errorf("load members who left: %w", err)})
 		}
 		cv.left = make(map[int]bool, len(ids))
 		for _, id := range ids {

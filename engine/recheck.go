@@ -150,7 +150,9 @@ func (t *txn) recheck(p *models.Proposal) error {
 	progs, cerr := t.e.programs.get(v)
 	pc := &policyChoice{version: v, programs: progs, filterErr: cerr}
 	if progs == nil {
-		t.stageError(a, p, v, cerr)
+		if err := t.stageError(a, p, v, cerr); err != nil {
+			return err
+		}
 		return t.save(a, p)
 	}
 	if err := t.check(t.evaluation(a, p, v, initiator, cast), pc, a, p); err != nil {
@@ -180,7 +182,9 @@ func (t *txn) recheckShadows(a *models.Action, p *models.Proposal, initiator Mem
 	}
 	for i := range vs {
 		progs, cerr := t.e.programs.get(&vs[i])
-		t.shadow(&policyChoice{version: &vs[i], programs: progs, filterErr: cerr}, a, p, initiator, cast)
+		if err := t.shadow(&policyChoice{version: &vs[i], programs: progs, filterErr: cerr}, a, p, initiator, cast); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -300,6 +304,8 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats 
 		ev := newEvaluation(now, a, p, v, b.view(ctx, e.store, p.CommunityID), init, decodeVotes(b.votes[p.ID]))
 		out, err := ev.run(StageCheck, progs.programs[StageCheck])
 		switch {
+		case ErrorKind(err) == ErrorKindStorage:
+			return err
 		case err != nil:
 			stats.Errors++
 			if p.Error != err.Error() {
