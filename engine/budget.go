@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -102,13 +103,16 @@ func (e *budgetError) Is(target error) bool { return target == ErrOverBudget }
 // meter counts the work and allocation of one stage run.
 type meter struct {
 	steps, built int64
-	deadline     time.Time
-	nextClock    int64 // steps at which the clock is read next
+	started      bool          // the clock has been read once
+	deadline     time.Duration // on the thread's CPU clock
+	nextClock    int64         // steps at which the clock is read next
 }
 
-func newMeter(now time.Time) *meter {
-	return &meter{deadline: now.Add(maxStageTime), nextClock: 1024}
-}
+func newMeter() *meter { return &meter{nextClock: clockEvery} }
+
+// clockEvery is how many steps pass between two readings of the clock. The first reading
+// starts the time budget: a run of fewer steps cannot take long, and never reads it.
+const clockEvery = 4096
 
 // charge adds work and allocation, and stops the run (a panic that expr's VM returns as
 // the run's error) past a budget.
@@ -124,8 +128,11 @@ func (m *meter) charge(steps, bytes int64) {
 	case m.built > maxBuilt:
 		panic(&budgetError{fmt.Sprintf("the program builds too much: more than %d MB of lists and text", maxBuilt>>20)})
 	case m.steps >= m.nextClock:
-		m.nextClock = m.steps + 1024
-		if time.Now().After(m.deadline) {
+		m.nextClock = m.steps + clockEvery
+		now := threadCPU()
+		if !m.started {
+			m.started, m.deadline = true, now+maxStageTime
+		} else if now > m.deadline {
 			panic(&budgetError{fmt.Sprintf("the program took longer than the %s allowed", maxStageTime)})
 		}
 	}
@@ -397,4 +404,52 @@ func (m *meter) splitText(after bool, s, sep string, n ...int) []string {
 		return strings.SplitAfterN(s, sep, limit)
 	}
 	return strings.SplitN(s, sep, limit)
+}
+
+// retryTimes spaces out the check loop's evaluations of proposals whose policy went over
+// budget: their time-based rules still fire, but a policy that costs its whole budget on
+// every pass is evaluated after 1 minute, then 2, 4… up to an hour, not every few seconds.
+// A vote re-checks its proposal at once whatever the time. Kept in memory: a restart
+// evaluates each once more.
+type retryTimes struct {
+	mu    sync.Mutex
+	after map[int64]retry
+}
+
+type retry struct {
+	at      time.Time
+	backoff time.Duration
+}
+
+const (
+	firstRetry = time.Minute
+	maxRetry   = time.Hour
+)
+
+func newRetryTimes() *retryTimes { return &retryTimes{after: map[int64]retry{}} }
+
+// waiting tells whether a proposal's next evaluation is still to come.
+func (r *retryTimes) waiting(id int64, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	x, ok := r.after[id]
+	return ok && now.Before(x.at)
+}
+
+// later puts a proposal's next evaluation off, twice as long as the last time.
+func (r *retryTimes) later(id int64, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := firstRetry
+	if x, ok := r.after[id]; ok {
+		b = min(2*x.backoff, maxRetry)
+	}
+	r.after[id] = retry{at: now.Add(b), backoff: b}
+}
+
+// forget drops proposals that were evaluated within budget or decided.
+func (r *retryTimes) forget(id int64) {
+	r.mu.Lock()
+	delete(r.after, id)
+	r.mu.Unlock()
 }

@@ -250,3 +250,24 @@ func FuzzRunAnything(f *testing.F) {
 		}
 	})
 }
+
+// TestTimeBudget: a run that counts few steps but keeps the CPU busy between them is stopped
+// by its CPU-time budget (the backstop for work the steps would not see).
+func TestTimeBudget(t *testing.T) {
+	m := newMeter()
+	defer func() {
+		r := recover()
+		err, ok := r.(error)
+		if !ok || ErrorKind(err) != ErrorKindBudget || !strings.Contains(err.Error(), "took longer") {
+			t.Fatalf("recovered %v: want the time budget", r)
+		}
+	}()
+	start := time.Now()
+	for x := 0; time.Since(start) < 20*time.Second; x++ {
+		m.charge(1, 0)
+		for i := 0; i < 2000; i++ { // a few microseconds of work per step
+			x ^= i * x
+		}
+	}
+	t.Fatal("never stopped")
+}

@@ -28,6 +28,8 @@ type Engine struct {
 	access  *accessCache
 	members *memberCache
 	commits []*groupCommit
+	// retries spaces out re-evaluations of proposals whose policy went over budget.
+	retries *retryTimes
 	// onDecided is told about proposals that were just decided (the runtime delivers their
 	// effects at once instead of waiting for its next poll).
 	onDecided func()
@@ -53,6 +55,7 @@ func New(store *models.Store, opts Options) (*Engine, error) {
 		access:         newAccessCache(),
 		members:        newMemberCache(),
 		commits:        groupCommits(store.Dialect()),
+		retries:        newRetryTimes(),
 		onDecided:      func() {},
 	}
 	if e.log == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -162,9 +163,17 @@ func (ev *evaluation) run(stage string, prog *vm.Program) (out any, err error) {
 		}
 		return nil, nil
 	}
-	m := newMeter(time.Now())
+	m := newMeter()
 	ev.meter = m
-	defer func() { ev.spent, ev.meter = *m, nil }()
+	if cpuClock {
+		runtime.LockOSThread() // the time budget reads this thread's CPU clock
+	}
+	defer func() {
+		if cpuClock {
+			runtime.UnlockOSThread()
+		}
+		ev.spent, ev.meter = *m, nil
+	}()
 	env := ev.env()
 	machine := vm.VM{MemoryBudget: vmMemoryBudget}
 	out, err = machine.Run(prog, env)

@@ -476,7 +476,7 @@ func (t *txn) check(ev *evaluation, pc *policyChoice, a *models.Action, p *model
 		return t.save(a, p)
 	}
 	if p.Error != "" {
-		p.Error, p.ErrorAt = "", nil
+		p.Error, p.ErrorKind, p.ErrorAt = "", "", nil
 		if err := t.tx.RecordPolicyError(t.ctx, pc.version.PolicyID, "", t.now); err != nil {
 			return fmt.Errorf("clear the error of policy %d: %w", pc.version.PolicyID, err)
 		}
@@ -682,15 +682,18 @@ func (t *txn) stageError(a *models.Action, p *models.Proposal, v *models.PolicyV
 	if ErrorKind(err) == ErrorKindStorage {
 		return err
 	}
-	msg := err.Error()
-	if p.Error != msg {
-		t.event("stage.error", p, a, nil, map[string]any{"error": msg})
-		t.e.log.Warn("policy error", "community", t.community.Slug, "policy", v.Name, "version", v.Version, "proposal", p.ID, "err", msg)
+	msg, kind := err.Error(), ErrorKind(err)
+	if p.Error == "" || p.ErrorKind != kind {
+		// A new error: recorded in the audit log, the log and on the policy once; the same
+		// kind of error again (its words may differ: a time, a position) only updates the text.
+		t.event("stage.error", p, a, nil, map[string]any{"error": msg, "kind": kind})
+		t.e.log.Warn("policy error", "community", t.community.Slug, "policy", v.Name, "version", v.Version, "proposal", p.ID, "kind", kind, "err", msg)
+		p.ErrorAt = &t.now
+		if err := t.tx.RecordPolicyError(t.ctx, v.PolicyID, msg, t.now); err != nil {
+			return fmt.Errorf("record the error of policy %d: %w", v.PolicyID, err)
+		}
 	}
-	p.Error, p.ErrorAt = msg, &t.now
-	if err := t.tx.RecordPolicyError(t.ctx, v.PolicyID, msg, t.now); err != nil {
-		return fmt.Errorf("record the error of policy %d: %w", v.PolicyID, err)
-	}
+	p.Error, p.ErrorKind = msg, kind
 	t.revert(a, p)
 	return nil
 }

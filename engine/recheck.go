@@ -208,6 +208,9 @@ type PassStats struct {
 	Checked  int // proposals evaluated
 	Decided  int // proposals that passed or failed
 	Errors   int // proposals whose policy raised an error
+	// Deferred proposals were not evaluated: their policy went over budget lately and waits
+	// for its retry time (counted in Errors too).
+	Deferred int
 }
 
 // checkBatchSize is how many pending proposals one pass loads at a time.
@@ -259,6 +262,7 @@ func (e *Engine) CheckPending(ctx context.Context) (PassStats, error) {
 				err = e.checkBatch(gctx, pb, &s)
 				mu.Lock()
 				stats.Checked, stats.Decided, stats.Errors = stats.Checked+s.Checked, stats.Decided+s.Decided, stats.Errors+s.Errors
+				stats.Deferred += s.Deferred
 				mu.Unlock()
 				if err != nil {
 					return err
@@ -282,6 +286,9 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats 
 	now := e.Now()
 	changed := map[int64][]int64{} // community → proposals to write
 	for i := range b.proposals {
+		if err := ctx.Err(); err != nil {
+			return err // shutting down: a pass stops between two evaluations
+		}
 		p := &b.proposals[i]
 		stats.Checked++
 		a, v := b.actions[p.ActionID], b.versions[p.PolicyVersionID]
@@ -290,10 +297,15 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats 
 		}
 		progs, cerr := e.programs.get(v)
 		if cerr != nil {
-			if p.Error == "" {
+			if p.ErrorKind != ErrorKindCompile {
 				changed[p.CommunityID] = append(changed[p.CommunityID], p.ID)
 			}
 			stats.Errors++
+			continue
+		}
+		if e.retries.waiting(p.ID, now) {
+			stats.Errors++ // over budget lately: not evaluated again before its retry time
+			stats.Deferred++
 			continue
 		}
 		init := MemberInfo{}
@@ -303,12 +315,18 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats 
 		}
 		ev := newEvaluation(now, a, p, v, b.view(ctx, e.store, p.CommunityID), init, decodeVotes(b.votes[p.ID]))
 		out, err := ev.run(StageCheck, progs.programs[StageCheck])
+		if err == nil && p.ErrorKind != "" {
+			e.retries.forget(p.ID)
+		}
 		switch {
 		case ErrorKind(err) == ErrorKindStorage:
 			return err
 		case err != nil:
 			stats.Errors++
-			if p.Error != err.Error() {
+			if ErrorKind(err) == ErrorKindBudget {
+				e.retries.later(p.ID, now)
+			}
+			if p.ErrorKind != ErrorKind(err) {
 				changed[p.CommunityID] = append(changed[p.CommunityID], p.ID)
 			}
 		case out != Pending || p.Error != "" || len(ev.intents) > 0 || ev.dataDirty:
