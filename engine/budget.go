@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 	"sync"
@@ -36,6 +37,17 @@ const (
 	// vmMemoryBudget is expr's own budget (elements of ranges, array and map literals,
 	// sorts), checked before a range is made: 1..1e12 is refused before it allocates.
 	vmMemoryBudget = 1_000_000
+	// maxRequestEval bounds the CPU time the policies of one request (an action governed, a
+	// vote counted, a batch of re-checks) may evaluate inside a transaction that others may
+	// wait on; past it the running stage stops over budget.
+	maxRequestEval = 50 * time.Millisecond
+	// slowRequest: a request whose policies evaluated this long marks its community slow
+	// for slowFor: its requests then run alone (groupcommit.go).
+	slowRequest = 5 * time.Millisecond
+	slowFor     = 10 * time.Minute
+	// passBudget bounds the evaluation time one community gets in one check pass; its other
+	// proposals wait for the next pass, which starts where this one stopped.
+	passBudget = 100 * time.Millisecond
 	// maxLoopNesting bounds how deeply loops nest in a program (refused at compile time).
 	maxLoopNesting = 3
 	// maxDataSize bounds what a proposal keeps in its memory (set()), in total, and
@@ -105,6 +117,7 @@ type meter struct {
 	steps, built int64
 	started      bool          // the clock has been read once
 	deadline     time.Duration // on the thread's CPU clock
+	requestCut   bool          // the deadline is the request's (maxRequestEval), not the stage's
 	nextClock    int64         // steps at which the clock is read next
 }
 
@@ -130,12 +143,19 @@ func (m *meter) charge(steps, bytes int64) {
 	case m.steps >= m.nextClock:
 		m.nextClock = m.steps + clockEvery
 		now := threadCPU()
-		if !m.started {
+		switch {
+		case !m.started:
 			m.started, m.deadline = true, now+maxStageTime
-		} else if now > m.deadline {
+		case now > m.deadline && m.requestCut:
+			panic(requestOverBudget())
+		case now > m.deadline:
 			panic(&budgetError{fmt.Sprintf("the program took longer than the %s allowed", maxStageTime)})
 		}
 	}
+}
+
+func requestOverBudget() error {
+	return &budgetError{fmt.Sprintf("the policies deciding this action took longer than the %s they may take together", maxRequestEval)}
 }
 
 // value charges one step and the full size of a value: every element of a list, map or
@@ -452,4 +472,78 @@ func (r *retryTimes) forget(id int64) {
 	r.mu.Lock()
 	delete(r.after, id)
 	r.mu.Unlock()
+}
+
+// slowCommunities are the communities whose requests evaluate too long to share a batch.
+type slowCommunities struct {
+	mu    sync.RWMutex
+	until map[int64]time.Time
+}
+
+func newSlowCommunities() *slowCommunities { return &slowCommunities{until: map[int64]time.Time{}} }
+
+func (s *slowCommunities) is(id int64, now time.Time) bool {
+	s.mu.RLock()
+	u, ok := s.until[id]
+	s.mu.RUnlock()
+	return ok && now.Before(u)
+}
+
+func (s *slowCommunities) mark(id int64, now time.Time) {
+	s.mu.Lock()
+	s.until[id] = now.Add(slowFor)
+	s.mu.Unlock()
+}
+
+// passShares gives each community at most passBudget of evaluation per check pass. A
+// community that used its share resumes, on the next pass, at the first proposal it did
+// not reach; once a pass reaches its last proposal, the next starts from its first again.
+type passShares struct {
+	mu     sync.Mutex
+	resume map[int64]int64 // community → the proposal id the next pass starts at
+}
+
+// passShare is one pass's accounting.
+type passShare struct {
+	mu      sync.Mutex
+	resume  map[int64]int64 // read-only: where this pass starts for each community
+	spent   map[int64]time.Duration
+	stopped map[int64]int64 // community → the first proposal left for the next pass
+}
+
+func newPassShares() *passShares { return &passShares{resume: map[int64]int64{}} }
+
+func (s *passShares) begin() *passShare {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &passShare{resume: maps.Clone(s.resume), spent: map[int64]time.Duration{}, stopped: map[int64]int64{}}
+}
+
+// end keeps where each community stopped, for the next pass.
+func (s *passShares) end(p *passShare) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resume = p.stopped
+}
+
+// turn tells whether a proposal is evaluated in this pass.
+func (p *passShare) turn(community, proposal int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if proposal < p.resume[community] {
+		return false // evaluated by the last pass
+	}
+	if p.spent[community] < passBudget {
+		return true
+	}
+	if first, ok := p.stopped[community]; !ok || proposal < first {
+		p.stopped[community] = proposal
+	}
+	return false
+}
+
+func (p *passShare) spend(community int64, d time.Duration) {
+	p.mu.Lock()
+	p.spent[community] += d
+	p.mu.Unlock()
 }

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -115,5 +116,22 @@ func TestWhatAPolicyStoresIsBounded(t *testing.T) {
 				t.Fatalf("stored an audit event of %d bytes and proposal data of %d bytes", largest, data)
 			}
 		})
+	}
+}
+
+// TestRequestBudget: the policies deciding one action share one budget inside the deciding
+// transaction (maxRequestEval): five costly filters of policies that do not govern the
+// action cannot hold it for five times a stage's budget.
+func TestRequestBudget(t *testing.T) {
+	env := enginetest.New(t)
+	c, m := env.Community(t, "Filters", engine.KitEverythingPasses, 3)
+	for i := range 5 {
+		addPolicy(t, env, c, m[0], map[string]any{"kind": "platform", "name": fmt.Sprintf("Costly filter %d", i), "priority": i + 1,
+			"action_types": []any{"test.post_message"}, "filter": `!all(1..1000, all(1..125, # > 0))`})
+	}
+	res := submit(t, env, engine.Submission{CommunityID: c.ID, Type: "test.post_message", InitiatorID: m[1], Origin: models.OriginPlatform,
+		Params: map[string]any{"channel": "x", "text": "y"}})
+	if p := res.Proposal; p == nil || p.ErrorKind != engine.ErrorKindBudget || !strings.Contains(p.Error, "together") {
+		t.Fatalf("proposal %+v: want an over-budget error for the request", p)
 	}
 }

@@ -57,6 +57,7 @@ type evaluation struct {
 	reads     communityReads
 	meter     *meter         // the running stage's budget
 	spent     meter          // what the last stage run used
+	inTx      *time.Duration // the request's evaluation (CPU) time, in a shared transaction
 	byMember  map[int]any    // votes by member, made when first needed
 	dataSizes map[string]int // stored size of each key of data, once set() is called
 	dataTotal int
@@ -164,9 +165,19 @@ func (ev *evaluation) run(stage string, prog *vm.Program) (out any, err error) {
 		return nil, nil
 	}
 	m := newMeter()
+	if ev.inTx != nil && *ev.inTx >= maxRequestEval {
+		return nil, &policyError{Stage: stage, Err: requestOverBudget()}
+	}
 	ev.meter = m
 	if cpuClock {
-		runtime.LockOSThread() // the time budget reads this thread's CPU clock
+		runtime.LockOSThread() // the time budgets read this thread's CPU clock
+	}
+	if ev.inTx != nil {
+		// In a transaction others may wait on: the clock starts now, and the stage may also
+		// use only what is left of the request's budget.
+		start := threadCPU()
+		m.started, m.deadline, m.requestCut = true, start+min(maxStageTime, maxRequestEval-*ev.inTx), maxRequestEval-*ev.inTx < maxStageTime
+		defer func() { *ev.inTx += threadCPU() - start }()
 	}
 	defer func() {
 		if cpuClock {

@@ -163,6 +163,8 @@ type txn struct {
 	// governanceChanged is set when this work changed policies, roles or permissions: the
 	// community row (its epoch) must be read again by whoever runs next in the transaction.
 	governanceChanged bool
+	// evalTime is how long this request's policies have evaluated (maxRequestEval).
+	evalTime time.Duration
 }
 
 // idBlocks are the id reservations of one transaction (shared by a group commit's requests).
@@ -420,7 +422,9 @@ func (t *txn) filter(pc *policyChoice, a *models.Action, initiator MemberInfo) (
 }
 
 func (t *txn) evaluation(a *models.Action, p *models.Proposal, v *models.PolicyVersion, initiator MemberInfo, vs []castVote) *evaluation {
-	return newEvaluation(t.now, a, p, v, t.view, initiator, vs)
+	ev := newEvaluation(t.now, a, p, v, t.view, initiator, vs)
+	ev.inTx = &t.evalTime
+	return ev
 }
 
 // openProposal creates the proposal of a policy for an action and evaluates it for the first

@@ -7,20 +7,30 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"policykit/models"
 )
 
 // Group commit. Governing an action or counting a vote is a handful of small statements;
 // the commit that follows dominates (SQLite serialises writers; PostgreSQL waits for its
-// WAL flush). So requests that arrive together share one transaction: the first caller
-// becomes the leader and runs every queued request, each inside its own savepoint so one
-// request's error rolls back only its own writes, then writes all their audit events and
-// effects and commits once. There is no background goroutine: a batch is always run by
-// one of its callers.
+// WAL flush). So requests that arrive together share one transaction: a leader goroutine,
+// started when the first request of a busy period arrives, runs every queued request, each
+// inside its own savepoint so one request's error rolls back only its own writes, then
+// writes all their audit events and effects and commits once. A caller returns as soon as
+// its own batch has committed.
+//
+// Policies run inside these transactions, so one community's costly policy could hold up
+// every community batched with it (and, on SQLite, every writer). Two rules bound that:
+// a request's policies may evaluate for at most maxRequestEval altogether (budget.go),
+// and a community whose requests took slowRequest or more of evaluation lately is never
+// batched with others: its requests run alone, one after each batch of the others, so a
+// request of another community waits for at most one of them (README, "Isolation").
 type groupCommit struct {
-	mu      sync.Mutex
-	queue   []*commitRequest
+	mu    sync.Mutex
+	queue []*commitRequest
+	// slow holds the requests of communities marked slow, run one per round.
+	slow    []*commitRequest
 	running bool
 	// ids are this shard's reserved ids, kept from batch to batch on PostgreSQL (sequence
 	// values are never handed out twice, even when the batch that drew them rolls back).
@@ -63,25 +73,45 @@ func groupCommits(dialect string) []*groupCommit {
 func (e *Engine) governTx(ctx context.Context, communityID int64, fn func(t *txn) error) error {
 	g := e.commits[int(communityID%int64(len(e.commits)))]
 	r := &commitRequest{ctx: ctx, communityID: communityID, fn: fn, done: make(chan struct{})}
+	slow := e.slow.is(communityID, time.Now())
 	g.mu.Lock()
-	g.queue = append(g.queue, r)
-	if g.running {
-		g.mu.Unlock()
-		<-r.done // the leader runs it (or skips it if ctx is done by then)
-		return r.err
+	if slow {
+		g.slow = append(g.slow, r)
+	} else {
+		g.queue = append(g.queue, r)
 	}
-	g.running = true
-	for len(g.queue) > 0 {
-		n := min(len(g.queue), maxBatch)
-		batch := g.queue[:n:n]
-		g.queue = g.queue[n:]
-		g.mu.Unlock()
-		e.runBatch(context.WithoutCancel(ctx), batch, g.ids)
-		g.mu.Lock()
+	if !g.running {
+		g.running = true
+		go e.lead(context.WithoutCancel(ctx), g)
+	}
+	g.mu.Unlock()
+	<-r.done // the leader runs it (or skips it if ctx is done by then)
+	return r.err
+}
+
+// lead runs rounds until the queues are empty: a batch of the queued requests of
+// communities that are not slow, then one request of a slow community, alone.
+func (e *Engine) lead(ctx context.Context, g *groupCommit) {
+	g.mu.Lock()
+	for len(g.queue) > 0 || len(g.slow) > 0 {
+		if len(g.queue) > 0 {
+			n := min(len(g.queue), maxBatch)
+			batch := g.queue[:n:n]
+			g.queue = g.queue[n:]
+			g.mu.Unlock()
+			e.runBatch(ctx, batch, g.ids)
+			g.mu.Lock()
+		}
+		if len(g.slow) > 0 {
+			one := g.slow[:1:1]
+			g.slow = g.slow[1:]
+			g.mu.Unlock()
+			e.runBatch(ctx, one, g.ids)
+			g.mu.Lock()
+		}
 	}
 	g.running = false
 	g.mu.Unlock()
-	return r.err
 }
 
 // runBatch runs a batch of requests in one transaction and wakes their callers.
@@ -145,6 +175,9 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBl
 				t = e.beginLocked(r.ctx, rtx, c)
 				t.ids = ids
 				err = r.fn(t)
+				if t.evalTime >= slowRequest {
+					e.slow.mark(r.communityID, time.Now())
+				}
 			}
 			if rtx.SavePointTaken() {
 				open = sp

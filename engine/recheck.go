@@ -2,13 +2,13 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"policykit/models"
@@ -248,6 +248,7 @@ func (e *Engine) CheckPending(ctx context.Context) (PassStats, error) {
 		}
 	})
 	var mu sync.Mutex
+	shares := e.shares.begin()
 	for range checkWorkers {
 		g.Go(func() error {
 			for r := range ranges {
@@ -259,7 +260,7 @@ func (e *Engine) CheckPending(ctx context.Context) (PassStats, error) {
 					continue // decided since the range was listed
 				}
 				var s PassStats
-				err = e.checkBatch(gctx, pb, &s)
+				err = e.checkBatch(gctx, pb, shares, &s)
 				mu.Lock()
 				stats.Checked, stats.Decided, stats.Errors = stats.Checked+s.Checked, stats.Decided+s.Decided, stats.Errors+s.Errors
 				stats.Deferred += s.Deferred
@@ -274,11 +275,12 @@ func (e *Engine) CheckPending(ctx context.Context) (PassStats, error) {
 	if err := g.Wait(); err != nil {
 		return stats, err
 	}
+	e.shares.end(shares)
 	stats.Duration = e.Now().Sub(stats.Started)
 	return stats, nil
 }
 
-func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats *PassStats) error {
+func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, shares *passShare, stats *PassStats) error {
 	b, err := e.completeBatch(ctx, pb)
 	if err != nil {
 		return err
@@ -308,13 +310,19 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats 
 			stats.Deferred++
 			continue
 		}
+		if !shares.turn(p.CommunityID, p.ID) {
+			stats.Deferred++ // its community had its share of this pass
+			continue
+		}
 		init := MemberInfo{}
 		if a.InitiatorID != nil {
 			m := b.members[*a.InitiatorID]
 			init = MemberInfo{ID: int(m.ID), Name: m.DisplayName, Roles: m.Roles}
 		}
 		ev := newEvaluation(now, a, p, v, b.view(ctx, e.store, p.CommunityID), init, decodeVotes(b.votes[p.ID]))
+		start := time.Now()
 		out, err := ev.run(StageCheck, progs.programs[StageCheck])
+		shares.spend(p.CommunityID, time.Since(start))
 		if err == nil && p.ErrorKind != "" {
 			e.retries.forget(p.ID)
 		}
@@ -336,45 +344,64 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats 
 	if len(changed) == 0 {
 		return nil
 	}
-	return e.withTx(ctx, func(tx *models.Store) (bool, error) {
-		effects := false
-		// Lock communities in id order, as every transaction does, so two replicas never
-		// wait on each other in a cycle.
-		cids := make([]int64, 0, len(changed))
-		for cid := range changed {
-			cids = append(cids, cid)
-		}
-		slices.Sort(cids)
-		for _, cid := range cids {
-			pids := changed[cid]
-			t, err := e.begin(ctx, tx, cid)
-			if err != nil {
-				return false, err
+	// Each community's changed proposals are re-checked and written through group commit,
+	// like votes: a slow community's re-checks run alone, a few at a time, never in a
+	// transaction that another community waits on.
+	var decided atomic.Int64
+	errs := make([]error, 0, len(changed))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for cid, ids := range changed {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.recheckChanged(ctx, cid, ids, now, &decided); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
 			}
+		}()
+	}
+	wg.Wait()
+	stats.Decided += int(decided.Load())
+	return errors.Join(errs...)
+}
+
+// recheckChanged re-checks proposals of one community under lock and writes what changed,
+// in requests that stop taking proposals once their policies have used half of
+// maxRequestEval (the rest go in the next request).
+func (e *Engine) recheckChanged(ctx context.Context, communityID int64, ids []int64, now time.Time, decided *atomic.Int64) error {
+	for len(ids) > 0 {
+		var rest []int64
+		err := e.governTx(ctx, communityID, func(t *txn) error {
 			t.now = now
-			for _, id := range pids {
-				p, ok, err := tx.TryLockProposal(ctx, id)
+			for i, id := range ids {
+				if t.evalTime >= maxRequestEval/2 {
+					rest = ids[i:]
+					return nil
+				}
+				p, ok, err := t.tx.TryLockProposal(ctx, id)
 				if err != nil {
-					return false, err
+					return err
 				}
 				if !ok {
 					continue // another replica is deciding it
 				}
 				if err := t.recheck(p); err != nil {
-					return false, err
+					return err
 				}
 				if p.Status != models.StatusPending {
-					stats.Decided++
+					decided.Add(1)
 				}
 			}
-			added, err := t.flush()
-			if err != nil {
-				return false, err
-			}
-			effects = effects || added
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return effects, nil
-	})
+		ids = rest
+	}
+	return nil
 }
 
 // batch is everything one check batch reads, loaded set-wise.
