@@ -29,9 +29,12 @@ import (
 type groupCommit struct {
 	mu    sync.Mutex
 	queue []*commitRequest
-	// slow holds the requests of communities marked slow, run one per round.
-	slow    []*commitRequest
-	running bool
+	// slow holds the requests of communities marked slow, run one per round, not before
+	// slowNext; wake tells a leader waiting for slowNext that another request arrived.
+	slow     []*commitRequest
+	slowNext time.Time
+	wake     chan struct{}
+	running  bool
 	// ids are this shard's reserved ids, kept from batch to batch on PostgreSQL (sequence
 	// values are never handed out twice, even when the batch that drew them rolls back).
 	// SQLite reserves after the highest id written, so a block lives for one batch.
@@ -60,7 +63,7 @@ func groupCommits(dialect string) []*groupCommit {
 	}
 	out := make([]*groupCommit, n)
 	for i := range out {
-		out[i] = &groupCommit{}
+		out[i] = &groupCommit{wake: make(chan struct{}, 1)}
 		if dialect == models.DialectPostgres {
 			out[i].ids = newIDBlocks()
 		}
@@ -79,6 +82,10 @@ func (e *Engine) governTx(ctx context.Context, communityID int64, fn func(t *txn
 		g.slow = append(g.slow, r)
 	} else {
 		g.queue = append(g.queue, r)
+		select {
+		case g.wake <- struct{}{}:
+		default:
+		}
 	}
 	if !g.running {
 		g.running = true
@@ -90,7 +97,10 @@ func (e *Engine) governTx(ctx context.Context, communityID int64, fn func(t *txn
 }
 
 // lead runs rounds until the queues are empty: a batch of the queued requests of
-// communities that are not slow, then one request of a slow community, alone.
+// communities that are not slow, then one request of a slow community, alone. Slow
+// requests get at most a quarter of the time: after one that took d, the next waits 3d
+// (other requests go on meanwhile), so a community of costly policies slows itself, not
+// the others.
 func (e *Engine) lead(ctx context.Context, g *groupCommit) {
 	g.mu.Lock()
 	for len(g.queue) > 0 || len(g.slow) > 0 {
@@ -102,13 +112,27 @@ func (e *Engine) lead(ctx context.Context, g *groupCommit) {
 			e.runBatch(ctx, batch, g.ids)
 			g.mu.Lock()
 		}
-		if len(g.slow) > 0 {
-			one := g.slow[:1:1]
-			g.slow = g.slow[1:]
-			g.mu.Unlock()
-			e.runBatch(ctx, one, g.ids)
-			g.mu.Lock()
+		if len(g.slow) == 0 {
+			continue
 		}
+		if wait := time.Until(g.slowNext); wait > 0 {
+			if len(g.queue) == 0 { // idle until the slow lane's turn or another request
+				g.mu.Unlock()
+				select {
+				case <-time.After(wait):
+				case <-g.wake:
+				}
+				g.mu.Lock()
+			}
+			continue
+		}
+		one := g.slow[:1:1]
+		g.slow = g.slow[1:]
+		g.mu.Unlock()
+		start := time.Now()
+		e.runBatch(ctx, one, g.ids)
+		g.mu.Lock()
+		g.slowNext = time.Now().Add(3 * time.Since(start))
 	}
 	g.running = false
 	g.mu.Unlock()

@@ -1,8 +1,8 @@
 // Command stall measures how much one community's costly policies delay another community:
 // the hardening issue's stall scenario. Community "Neighbours" has normal traffic at fixed
 // rates (open loop): members vote, people sign in, actions are decided at once, and
-// proposals with a two-second deadline are decided by the check loop, which runs pass
-// after pass. Phase one measures that alone; phase two adds community "Attackers", whose
+// proposals with a two-second deadline are decided by the check loop, which runs every
+// second. Phase one measures that alone; phase two adds community "Attackers", whose
 // policy spends just under the step budget on every evaluation, with hundreds of pending
 // proposals the check loop re-checks and goroutines voting and proposing there as fast as
 // they can. It prints p50, p99 and max of each kind of request in both phases.
@@ -47,6 +47,8 @@ type options struct {
 	dsn       string
 	duration  time.Duration
 	rate      int
+	signins   int
+	interval  time.Duration
 	attackers int
 	pending   int
 }
@@ -55,11 +57,13 @@ func run() error {
 	var o options
 	flag.StringVar(&o.dsn, "db", "", "database: a postgres:// URL (its tables must not exist yet) or a SQLite path; default a temporary SQLite file")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "length of each phase")
-	flag.IntVar(&o.rate, "rate", 20, "requests per second of each normal kind (vote, sign-in, decision, deadline proposal)")
+	flag.IntVar(&o.rate, "rate", 10, "requests per second of each normal kind (vote, decision, deadline proposal)")
+	flag.IntVar(&o.signins, "signins", 2, "sign-ins per second (each checks a bcrypt hash: tens of milliseconds of CPU)")
+	flag.DurationVar(&o.interval, "interval", time.Second, "check loop interval (the server's default is 5s)")
 	flag.IntVar(&o.attackers, "attackers", 8, "goroutines voting and proposing in the attacking community")
 	flag.IntVar(&o.pending, "pending", 200, "pending proposals of the attacking community")
 	flag.Parse()
-	if o.rate < 1 || o.rate > 500 || o.duration > 5*time.Minute || o.attackers > 64 || o.pending > 5000 {
+	if o.rate < 1 || o.rate > 500 || o.signins < 1 || o.signins > 100 || o.duration > 5*time.Minute || o.attackers > 64 || o.pending > 5000 {
 		return errors.New("keep -rate within 1..500, -duration within 5m, -attackers within 64, -pending within 5000")
 	}
 	ctx := context.Background()
@@ -280,11 +284,16 @@ func measure(ctx context.Context, store *models.Store, eng *engine.Engine, n *ne
 	defer stop()
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // the check loop, back to back
+	go func() { // the check loop, every -interval (a pass that takes longer is followed at once)
 		defer wg.Done()
 		for ctx.Err() == nil {
+			start := time.Now()
 			if _, err := eng.CheckPending(ctx); err == nil {
 				r.passes.Add(1)
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(o.interval - time.Since(start)):
 			}
 		}
 	}()
@@ -350,7 +359,11 @@ func measure(ctx context.Context, store *models.Store, eng *engine.Engine, n *ne
 		wg.Add(1)
 		go func() { // open loop: one request every 1/rate, whatever the answers take
 			defer wg.Done()
-			tick := time.NewTicker(time.Second / time.Duration(o.rate))
+			rate := o.rate
+			if kind == "sign-in" {
+				rate = o.signins
+			}
+			tick := time.NewTicker(time.Second / time.Duration(rate))
 			defer tick.Stop()
 			var inflight sync.WaitGroup
 			for k := 0; time.Now().Before(end); k++ {
@@ -378,7 +391,12 @@ func measure(ctx context.Context, store *models.Store, eng *engine.Engine, n *ne
 		case err != nil:
 			r.add("deadline decision", 0, err)
 		case p.DecidedAt != nil:
-			r.add("deadline decision", max(0, p.DecidedAt.Sub(p.CreatedAt.Add(2*time.Second))), nil)
+			lag := p.DecidedAt.Sub(p.CreatedAt.Add(2 * time.Second))
+			if lag < 0 {
+				r.add("deadline decision", 0, fmt.Errorf("proposal %d decided %s before its deadline (created %s, decided %s)", id, -lag, p.CreatedAt, p.DecidedAt))
+				continue
+			}
+			r.add("deadline decision", lag, nil)
 		default:
 			r.add("deadline decision", now.Sub(p.CreatedAt.Add(2*time.Second)), nil)
 		}
