@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,10 +55,10 @@ func TestHostileProgramsStayWithinBudget(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.GC()
 			runtime.ReadMemStats(&before)
-			start := time.Now()
+			start := processCPU()
 			steps, err := env.Engine.TryIt(ctx, c.ID, draft(tt.filter), engine.TryInput{ActionType: "test.post_message",
 				Initiator: m[1], Params: map[string]any{"channel": "C1", "text": "hi"}})
-			elapsed := time.Since(start)
+			elapsed := processCPU() - start
 			runtime.ReadMemStats(&after)
 			if err != nil {
 				t.Fatal(err)
@@ -66,10 +67,11 @@ func TestHostileProgramsStayWithinBudget(t *testing.T) {
 				t.Fatalf("steps %+v: want the filter stopped with an over-budget error", steps)
 			}
 			allocated := after.TotalAlloc - before.TotalAlloc
-			t.Logf("%s: stopped after %s, %d KiB allocated: %s", tt.name, elapsed.Round(time.Millisecond), allocated>>10, steps[0].Error)
-			// The budgets are 50 ms and 16 MB; a shared machine under load gets slack, not an order of magnitude.
-			if elapsed > time.Second || allocated > 64<<20 {
-				t.Errorf("ran %s and allocated %d MiB: outside the budget", elapsed, allocated>>20)
+			t.Logf("%s: stopped after %s of CPU, %d KiB allocated: %s", tt.name, elapsed.Round(time.Millisecond), allocated>>10, steps[0].Error)
+			// The budgets are 50 ms and 16 MB. CPU time, not wall time: a loaded machine
+			// stretches the latter; the garbage collector and the database add to the former.
+			if elapsed > 500*time.Millisecond || allocated > 64<<20 {
+				t.Errorf("used %s of CPU and allocated %d MiB: outside the budget", elapsed, allocated>>20)
 			}
 		})
 	}
@@ -134,4 +136,14 @@ func TestRequestBudget(t *testing.T) {
 	if p := res.Proposal; p == nil || p.ErrorKind != engine.ErrorKindBudget || !strings.Contains(p.Error, "together") {
 		t.Fatalf("proposal %+v: want an over-budget error for the request", p)
 	}
+}
+
+// processCPU is the CPU time this process has used (the test's, the database driver's, the
+// garbage collector's).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

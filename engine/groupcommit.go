@@ -109,8 +109,9 @@ func (e *Engine) lead(ctx context.Context, g *groupCommit) {
 			batch := g.queue[:n:n]
 			g.queue = g.queue[n:]
 			g.mu.Unlock()
-			e.runBatch(ctx, batch, g.ids)
+			later := e.runBatch(ctx, batch, g.ids)
 			g.mu.Lock()
+			g.queue = append(later, g.queue...) // first in the next batch
 		}
 		if len(g.slow) == 0 {
 			continue
@@ -130,7 +131,7 @@ func (e *Engine) lead(ctx context.Context, g *groupCommit) {
 		g.slow = g.slow[1:]
 		g.mu.Unlock()
 		start := time.Now()
-		e.runBatch(ctx, one, g.ids)
+		e.runBatch(ctx, one, g.ids) // a batch of one puts nothing off
 		g.mu.Lock()
 		g.slowNext = time.Now().Add(3 * time.Since(start))
 	}
@@ -139,8 +140,12 @@ func (e *Engine) lead(ctx context.Context, g *groupCommit) {
 }
 
 // runBatch runs a batch of requests in one transaction and wakes their callers.
-// ids is the shard's id reservation, or nil for one that lasts this batch.
-func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBlocks) {
+// ids is the shard's id reservation, or nil for one that lasts this batch. A request whose
+// policies evaluated slowRequest or more marks its community slow. Once the batch's requests
+// have evaluated maxRequestEval together, or one community's half of it, the requests not
+// yet run (that community's, or all) are put off: returned, to lead the next batch.
+func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBlocks) (later []*commitRequest) {
+	putOff := map[*commitRequest]bool{}
 	defer func() {
 		if p := recover(); p != nil {
 			for _, r := range batch {
@@ -148,11 +153,16 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBl
 					r.err = fmt.Errorf("governance transaction panicked: %v", p)
 				}
 			}
+			later, putOff = nil, nil
 		}
 		for _, r := range batch {
-			close(r.done)
+			if !putOff[r] {
+				close(r.done)
+			}
 		}
 	}()
+	evaluated := map[int64]time.Duration{} // per community, in this batch
+	var total time.Duration
 	recorded := false
 	err := e.store.Tx(ctx, func(tx *models.Store) error {
 		merged := map[int64]*txn{}
@@ -182,6 +192,11 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBl
 				r.err = err
 				continue
 			}
+			if len(batch) > 1 && (total >= maxRequestEval || evaluated[r.communityID] >= maxRequestEval/2) {
+				putOff[r] = true
+				later = append(later, r)
+				continue
+			}
 			// The request's savepoint is opened by its first statement, if it runs one.
 			sp := fmt.Sprintf("req%d", i)
 			rtx := tx
@@ -199,6 +214,8 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBl
 				t = e.beginLocked(r.ctx, rtx, c)
 				t.ids = ids
 				err = r.fn(t)
+				evaluated[r.communityID] += t.evalTime
+				total += t.evalTime
 				if t.evalTime >= slowRequest {
 					e.slow.mark(r.communityID, time.Now())
 				}
@@ -254,15 +271,16 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBl
 	})
 	if err != nil && err != errNothingToCommit {
 		for _, r := range batch {
-			if r.err == nil {
+			if r.err == nil && !putOff[r] {
 				r.err = err
 			}
 		}
-		return
+		return later
 	}
 	if recorded {
 		e.onDecided()
 	}
+	return later
 }
 
 // errNothingToCommit rolls back a batch whose every request failed.
