@@ -205,13 +205,16 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBl
 			}
 			c, err := locked[r.communityID], lockErr[r.communityID]
 			if c == nil && err == nil { // read again after a change of governance
-				if c, err = rtx.LockCommunity(r.ctx, r.communityID); err == nil {
+				if c, err = rtx.LockCommunity(ctx, r.communityID); err == nil {
 					locked[r.communityID] = c
 				}
 			}
 			var t *txn
 			if err == nil {
-				t = e.beginLocked(r.ctx, rtx, c)
+				// Not cancelled once started: a statement cancelled mid-batch (a client gone, a
+				// check pass ending) would close the shared connection, and every request of
+				// the batch would fail with it.
+				t = e.beginLocked(context.WithoutCancel(r.ctx), rtx, c)
 				t.ids = ids
 				err = r.fn(t)
 				evaluated[r.communityID] += t.evalTime
