@@ -96,6 +96,10 @@ func (e *Engine) governTx(ctx context.Context, communityID int64, fn func(t *txn
 	return r.err
 }
 
+// RunsAlone tells whether a community's requests run alone, outside shared batches, because
+// its policies evaluated slowly lately.
+func (e *Engine) RunsAlone(communityID int64) bool { return e.slow.is(communityID, time.Now()) }
+
 // lead runs rounds until the queues are empty: a batch of the queued requests of
 // communities that are not slow, then one request of a slow community, alone. Slow
 // requests get at most a quarter of the time: after one that took d, the next waits 3d
@@ -111,7 +115,15 @@ func (e *Engine) lead(ctx context.Context, g *groupCommit) {
 			g.mu.Unlock()
 			later := e.runBatch(ctx, batch, g.ids)
 			g.mu.Lock()
-			g.queue = append(later, g.queue...) // first in the next batch
+			var next []*commitRequest // put off: first in the next batch, or alone if now slow
+			for _, r := range later {
+				if e.slow.is(r.communityID, time.Now()) {
+					g.slow = append(g.slow, r)
+				} else {
+					next = append(next, r)
+				}
+			}
+			g.queue = append(next, g.queue...)
 		}
 		if len(g.slow) == 0 {
 			continue
