@@ -41,9 +41,10 @@ const (
 	// vote counted, a batch of re-checks) may evaluate inside a transaction that others may
 	// wait on; past it the running stage stops over budget.
 	maxRequestEval = 50 * time.Millisecond
-	// slowRequest: a request whose policies evaluated this long marks its community slow
-	// for slowFor: its requests then run alone (groupcommit.go).
-	slowRequest = 5 * time.Millisecond
+	// slowRequest: a request whose policies counted this many steps (a quarter of a stage's
+	// budget, some 6 ms here) marks its community slow for slowFor: its requests then run
+	// alone (groupcommit.go). A jury draw among 1,000 members counts about 3,000.
+	slowRequest = maxSteps / 4
 	slowFor     = 10 * time.Minute
 	// passBudget bounds the evaluation time one community gets in one check pass; its other
 	// proposals wait for the next pass, which starts where this one stopped.

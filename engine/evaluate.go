@@ -58,6 +58,7 @@ type evaluation struct {
 	meter     *meter         // the running stage's budget
 	spent     meter          // what the last stage run used
 	inTx      *time.Duration // the request's evaluation (CPU) time, in a shared transaction
+	inTxSteps *int64         // and the steps it counted
 	byMember  map[int]any    // votes by member, made when first needed
 	dataSizes map[string]int // stored size of each key of data, once set() is called
 	dataTotal int
@@ -184,6 +185,9 @@ func (ev *evaluation) run(stage string, prog *vm.Program) (out any, err error) {
 			runtime.UnlockOSThread()
 		}
 		ev.spent, ev.meter = *m, nil
+		if ev.inTxSteps != nil {
+			*ev.inTxSteps += m.steps
+		}
 	}()
 	env := ev.env()
 	machine := vm.VM{MemoryBudget: vmMemoryBudget}

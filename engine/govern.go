@@ -163,8 +163,11 @@ type txn struct {
 	// governanceChanged is set when this work changed policies, roles or permissions: the
 	// community row (its epoch) must be read again by whoever runs next in the transaction.
 	governanceChanged bool
-	// evalTime is how long this request's policies have evaluated (maxRequestEval).
-	evalTime time.Duration
+	// evalTime is how long this request's policies have evaluated (maxRequestEval, CPU
+	// time); evalSteps the steps they counted (what marks a community slow: deterministic,
+	// where CPU time also counts a garbage collection that happened to run).
+	evalTime  time.Duration
+	evalSteps int64
 }
 
 // idBlocks are the id reservations of one transaction (shared by a group commit's requests).
@@ -423,7 +426,7 @@ func (t *txn) filter(pc *policyChoice, a *models.Action, initiator MemberInfo) (
 
 func (t *txn) evaluation(a *models.Action, p *models.Proposal, v *models.PolicyVersion, initiator MemberInfo, vs []castVote) *evaluation {
 	ev := newEvaluation(t.now, a, p, v, t.view, initiator, vs)
-	ev.inTx = &t.evalTime
+	ev.inTx, ev.inTxSteps = &t.evalTime, &t.evalSteps
 	return ev
 }
 

@@ -153,9 +153,10 @@ func (e *Engine) lead(ctx context.Context, g *groupCommit) {
 
 // runBatch runs a batch of requests in one transaction and wakes their callers.
 // ids is the shard's id reservation, or nil for one that lasts this batch. A request whose
-// policies evaluated slowRequest or more marks its community slow. Once the batch's requests
-// have evaluated maxRequestEval together, or one community's half of it, the requests not
-// yet run (that community's, or all) are put off: returned, to lead the next batch.
+// policies counted slowRequest steps or more marks its community slow. Once the batch's
+// requests have counted maxSteps together (one stage's budget, some 25 ms), or one
+// community half of it, the requests not yet run (that community's, or all) are put off:
+// returned, to lead the next batch.
 func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBlocks) (later []*commitRequest) {
 	putOff := map[*commitRequest]bool{}
 	defer func() {
@@ -173,8 +174,8 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBl
 			}
 		}
 	}()
-	evaluated := map[int64]time.Duration{} // per community, in this batch
-	var total time.Duration
+	evaluated := map[int64]int64{} // steps per community, in this batch
+	var total int64
 	recorded := false
 	err := e.store.Tx(ctx, func(tx *models.Store) error {
 		merged := map[int64]*txn{}
@@ -204,7 +205,7 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBl
 				r.err = err
 				continue
 			}
-			if len(batch) > 1 && (total >= maxRequestEval || evaluated[r.communityID] >= maxRequestEval/2) {
+			if len(batch) > 1 && (total >= maxSteps || evaluated[r.communityID] >= maxSteps/2) {
 				putOff[r] = true
 				later = append(later, r)
 				continue
@@ -229,9 +230,9 @@ func (e *Engine) runBatch(ctx context.Context, batch []*commitRequest, ids *idBl
 				t = e.beginLocked(context.WithoutCancel(r.ctx), rtx, c)
 				t.ids = ids
 				err = r.fn(t)
-				evaluated[r.communityID] += t.evalTime
-				total += t.evalTime
-				if t.evalTime >= slowRequest {
+				evaluated[r.communityID] += t.evalSteps
+				total += t.evalSteps
+				if t.evalSteps >= slowRequest {
 					e.slow.mark(r.communityID, time.Now())
 				}
 			}
