@@ -46,9 +46,11 @@ const (
 	// alone (groupcommit.go). A jury draw among 1,000 members counts about 3,000.
 	slowRequest = maxSteps / 4
 	slowFor     = 10 * time.Minute
-	// passBudget bounds the evaluation time one community gets in one check pass; its other
-	// proposals wait for the next pass, which starts where this one stopped.
-	passBudget = 100 * time.Millisecond
+	// passBudget bounds the steps one community's proposals may count in one check pass
+	// (four stages' budgets, some 100 ms); its other proposals wait for the next pass, which
+	// starts where this one stopped. Steps, not time: a community of thousands of proposals
+	// under a cheap rule (a majority: tens of steps each) is checked whole every pass.
+	passBudget = 4 * maxSteps
 	// maxLoopNesting bounds how deeply loops nest in a program (refused at compile time).
 	maxLoopNesting = 3
 	// maxDataSize bounds what a proposal keeps in its memory (set()), in total, and
@@ -508,7 +510,7 @@ type passShares struct {
 type passShare struct {
 	mu      sync.Mutex
 	resume  map[int64]int64 // read-only: where this pass starts for each community
-	spent   map[int64]time.Duration
+	spent   map[int64]int64 // steps
 	stopped map[int64]int64 // community → the first proposal left for the next pass
 }
 
@@ -517,7 +519,7 @@ func newPassShares() *passShares { return &passShares{resume: map[int64]int64{}}
 func (s *passShares) begin() *passShare {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return &passShare{resume: maps.Clone(s.resume), spent: map[int64]time.Duration{}, stopped: map[int64]int64{}}
+	return &passShare{resume: maps.Clone(s.resume), spent: map[int64]int64{}, stopped: map[int64]int64{}}
 }
 
 // end keeps where each community stopped, for the next pass.
@@ -543,8 +545,8 @@ func (p *passShare) turn(community, proposal int64) bool {
 	return false
 }
 
-func (p *passShare) spend(community int64, d time.Duration) {
+func (p *passShare) spend(community int64, steps int64) {
 	p.mu.Lock()
-	p.spent[community] += d
+	p.spent[community] += steps
 	p.mu.Unlock()
 }

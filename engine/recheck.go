@@ -320,9 +320,8 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, shares
 			init = MemberInfo{ID: int(m.ID), Name: m.DisplayName, Roles: m.Roles}
 		}
 		ev := newEvaluation(now, a, p, v, b.view(ctx, e.store, p.CommunityID), init, decodeVotes(b.votes[p.ID]))
-		start := time.Now()
 		out, err := ev.run(StageCheck, progs.programs[StageCheck])
-		shares.spend(p.CommunityID, time.Since(start))
+		shares.spend(p.CommunityID, ev.spent.steps)
 		if err == nil && p.ErrorKind != "" {
 			e.retries.forget(p.ID)
 		}
