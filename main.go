@@ -2,7 +2,8 @@
 //
 //	policykit [serve]                                  run the web server (the default)
 //	policykit migrate                                  apply database migrations and exit
-//	policykit user create --email E --name N --password-stdin
+//	policykit user create --email E --name N --password-stdin [--admin]
+//	policykit user admin --email E [--revoke]          grant (or revoke) instance administration
 //	policykit token create --email E [--name N]        print a personal API token
 //	policykit healthcheck                              exit 0 if the local server answers /healthz
 //
@@ -20,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -64,6 +66,9 @@ type config struct {
 	CheckInterval time.Duration
 	// Slack is the Slack app (SLACK_*); Slack is off unless its three secrets are set.
 	Slack slack.Config
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed
+	// (POLICYKIT_TRUSTED_PROXIES, comma-separated addresses or CIDR ranges).
+	TrustedProxies []string
 }
 
 func loadConfig(getenv func(string) string, log *slog.Logger) (config, error) {
@@ -79,6 +84,17 @@ func loadConfig(getenv func(string) string, log *slog.Logger) (config, error) {
 			return cfg, fmt.Errorf("POLICYKIT_CHECK_INTERVAL=%q: want a duration of at least 100ms, like 5s", v)
 		}
 		cfg.CheckInterval = d
+	}
+	for _, p := range strings.Split(getenv("POLICYKIT_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				return cfg, fmt.Errorf("POLICYKIT_TRUSTED_PROXIES: %q is neither an address nor a CIDR range", p)
+			}
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 	}
 	cfg.Slack = slack.Config{ClientID: getenv("SLACK_CLIENT_ID"), ClientSecret: getenv("SLACK_CLIENT_SECRET"),
 		SigningSecret: getenv("SLACK_SIGNING_SECRET"), APIURL: getenv("SLACK_API_URL")}
@@ -123,7 +139,7 @@ func secretKey(configured, dataDir string, log *slog.Logger) ([]byte, error) {
 		return nil, err
 	}
 	key := hex.EncodeToString(raw)
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
 	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
@@ -177,10 +193,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: policykit [serve | migrate | user create ... | token create ...]")
+		fmt.Fprintln(stdout, "usage: policykit [serve | migrate | user create ... | user admin ... | token create ...]")
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q (try: serve, migrate, user create, token create)", cmd)
+		return fmt.Errorf("unknown command %q (try: serve, migrate, user create, user admin, token create)", cmd)
 	}
 }
 
@@ -227,9 +243,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	h, err := handlers.New(handlers.Config{
-		BaseURL:       cfg.BaseURL,
-		SecureCookies: strings.HasPrefix(cfg.BaseURL, "https://"),
-		Version:       version,
+		BaseURL:        cfg.BaseURL,
+		SecureCookies:  strings.HasPrefix(cfg.BaseURL, "https://"),
+		Version:        version,
+		TrustedProxies: cfg.TrustedProxies,
 	}, handlers.Deps{Engine: eng, Runtime: rt, Store: store, Log: log, Templates: templates.FS, Static: static.FS, Registry: reg})
 	if err != nil {
 		return err
@@ -282,14 +299,27 @@ func serve(ctx context.Context, cfg config, log *slog.Logger) error {
 }
 
 func userCommand(ctx context.Context, cfg config, log *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: policykit user create --email E --name N --password-stdin")
+	const usage = "usage: policykit user create --email E --name N --password-stdin [--admin]\n" +
+		"       policykit user admin --email E [--revoke]"
+	if len(args) == 0 {
+		return errors.New(usage)
 	}
+	switch args[0] {
+	case "create":
+		return userCreate(ctx, cfg, log, args[1:], stdin, stdout)
+	case "admin":
+		return userAdmin(ctx, cfg, log, args[1:], stdout)
+	}
+	return errors.New(usage)
+}
+
+func userCreate(ctx context.Context, cfg config, log *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
 	email := fs.String("email", "", "email address (the login)")
 	name := fs.String("name", "", "display name")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	if err := fs.Parse(args[1:]); err != nil {
+	admin := fs.Bool("admin", false, "make the account an instance administrator (server-wide pages such as /admin/runtime)")
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if !*fromStdin {
@@ -304,11 +334,40 @@ func userCommand(ctx context.Context, cfg config, log *slog.Logger, args []strin
 		return err
 	}
 	defer store.Close()
-	acct, err := store.CreateAccount(ctx, models.NewAccount{Email: *email, Name: *name, Password: strings.TrimRight(line, "\r\n")})
+	acct, err := store.CreateAccount(ctx, models.NewAccount{Email: *email, Name: *name, Password: strings.TrimRight(line, "\r\n"), Admin: *admin})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "created account %d <%s>\n", acct.ID, acct.Email)
+	role := "account"
+	if acct.IsAdmin {
+		role = "administrator account"
+	}
+	fmt.Fprintf(stdout, "created %s %d <%s>\n", role, acct.ID, acct.Email)
+	return nil
+}
+
+// userAdmin grants or revokes instance administration for an existing account.
+func userAdmin(ctx context.Context, cfg config, log *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("user admin", flag.ContinueOnError)
+	email := fs.String("email", "", "the account's email")
+	revoke := fs.Bool("revoke", false, "take instance administration away instead of granting it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	acct, err := store.SetAdmin(ctx, *email, !*revoke)
+	if err != nil {
+		return err
+	}
+	if acct.IsAdmin {
+		fmt.Fprintf(stdout, "<%s> is now an instance administrator\n", acct.Email)
+	} else {
+		fmt.Fprintf(stdout, "<%s> is no longer an instance administrator\n", acct.Email)
+	}
 	return nil
 }
 

@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"policykit/models"
 	"policykit/models/modelstest"
 )
 
@@ -142,5 +147,73 @@ func TestServeWiresSlack(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(page.String(), "/signin/slack") {
 		t.Fatal("the sign-in page does not offer Sign in with Slack")
+	}
+}
+
+// TestGeneratedSecretKeyIsPrivate: on first start the data folder is created 0700 and the
+// generated secret key 0600, so other users of the machine cannot read either.
+func TestGeneratedSecretKeyIsPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"POLICYKIT_DATA_DIR": dir}
+	if _, err := loadConfig(func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "secret.key"): 0o600} {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Mode().Perm(); got != want {
+			t.Errorf("%s has mode %o, want %o", path, got, want)
+		}
+	}
+}
+
+// TestCLIInstanceAdmins: `user create --admin` makes an administrator, `user admin` grants
+// it to an existing account and `--revoke` takes it away; the website can do neither.
+func TestCLIInstanceAdmins(t *testing.T) {
+	dsn := modelstest.DSN(t)
+	env := map[string]string{"DATABASE_URL": dsn, "POLICYKIT_DATA_DIR": t.TempDir(),
+		"POLICYKIT_SECRET_KEY": strings.Repeat("k", 32), "POLICYKIT_LOG_LEVEL": "warn"}
+	getenv := func(k string) string { return env[k] }
+	ctx := context.Background()
+	var out, logs bytes.Buffer
+	cli := func(stdin string, args ...string) error {
+		out.Reset()
+		return run(ctx, args, getenv, strings.NewReader(stdin), &out, &logs)
+	}
+	if err := cli("a long password\n", "user", "create", "--email", "root@example.org", "--name", "Root", "--password-stdin", "--admin"); err != nil {
+		t.Fatalf("user create --admin: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(out.String(), "administrator") {
+		t.Errorf("user create --admin said %q", out.String())
+	}
+	if err := cli("another long password\n", "user", "create", "--email", "ops@example.org", "--name", "Ops", "--password-stdin"); err != nil {
+		t.Fatal(err)
+	}
+	isAdmin := func(email string) bool {
+		t.Helper()
+		store, err := models.Open(ctx, dsn, []byte(env["POLICYKIT_SECRET_KEY"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		a, err := store.AccountByEmail(ctx, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.IsAdmin
+	}
+	if !isAdmin("root@example.org") || isAdmin("ops@example.org") {
+		t.Fatal("after create: want root an administrator and ops not")
+	}
+	if err := cli("", "user", "admin", "--email", "OPS@example.org"); err != nil || !isAdmin("ops@example.org") {
+		t.Fatalf("user admin: %v, admin=%v", err, isAdmin("ops@example.org"))
+	}
+	if err := cli("", "user", "admin", "--email", "root@example.org", "--revoke"); err != nil || isAdmin("root@example.org") {
+		t.Fatalf("user admin --revoke: %v, admin=%v", err, isAdmin("root@example.org"))
+	}
+	if err := cli("", "user", "admin", "--email", "nobody@example.org"); err == nil {
+		t.Error("user admin for an unknown email succeeded")
 	}
 }

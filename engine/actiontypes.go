@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -174,6 +175,9 @@ func (p Param) convert(raw any) (any, error) {
 		if p.Required && strings.TrimSpace(s) == "" {
 			return nil, fmt.Errorf("is required")
 		}
+		if msg := textProblem(p.Type, s); msg != "" {
+			return nil, errors.New(msg)
+		}
 		return s, nil
 	case ParamChoice:
 		s, ok := raw.(string)
@@ -213,6 +217,11 @@ func (p Param) convert(raw any) (any, error) {
 		}
 		if len(list) > max {
 			return nil, fmt.Errorf("must list at most %d items", max)
+		}
+		for _, item := range list {
+			if msg := models.LineProblem(item); msg != "" {
+				return nil, fmt.Errorf("%q %s", item, msg)
+			}
 		}
 		return list, nil
 	case ParamIDs:
@@ -308,4 +317,16 @@ func flag(p map[string]any, k string) bool  { b, _ := p[k].(bool); return b }
 func strs(p map[string]any, k string) []string {
 	l, _ := p[k].([]string)
 	return l
+}
+
+// textProblem applies the shared text rules (models/text.go) by parameter type: names and
+// channels are one line without invisible characters, code refuses bidirectional controls.
+func textProblem(t ParamType, s string) string {
+	switch t {
+	case ParamString, ParamChannel:
+		return models.LineProblem(s)
+	case ParamCode:
+		return models.CodeProblem(s)
+	}
+	return models.TextProblem(s)
 }

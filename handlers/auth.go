@@ -3,6 +3,8 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -52,15 +54,25 @@ func (h *Handler) signin(c *gin.Context) {
 		h.pageFail(c, errBadRequest)
 		return
 	}
-	acct, err := h.store.Authenticate(c.Request.Context(), in.Email, in.Password)
-	if errors.Is(err, models.ErrUnauthorized) {
+	device, _ := c.Cookie(deviceCookie)
+	now := time.Now()
+	acct, err := h.store.SignIn(c.Request.Context(), models.SignInAttempt{Email: in.Email, Password: in.Password, Address: c.ClientIP(), Device: device}, now)
+	var throttled *models.ThrottledError
+	switch {
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", strconv.Itoa(int(throttled.Wait.Seconds())+1))
+		h.render(c, http.StatusTooManyRequests, "signin", gin.H{"Form": in, "Error": throttled.Error(), "Next": safeNext(in.Next), "SlackSignIn": h.slack != nil})
+		return
+	case errors.Is(err, models.ErrUnauthorized):
 		h.render(c, http.StatusUnauthorized, "signin", gin.H{"Form": in, "Error": "Wrong email or password.", "Next": safeNext(in.Next), "SlackSignIn": h.slack != nil})
 		return
-	}
-	if err != nil {
+	case err != nil:
 		h.pageFail(c, err)
 		return
 	}
+	// This browser now knows the password: its later mistakes count against it alone, so a
+	// guesser elsewhere cannot lock its owner out (models/signin.go).
+	h.setCookie(c, deviceCookie, h.store.DeviceToken(acct.ID, now), int(deviceCookieLifetime.Seconds()))
 	h.startSession(c, acct, in.Next)
 }
 

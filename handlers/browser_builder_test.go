@@ -23,7 +23,7 @@ func TestBrowserBuildJuryPolicy(t *testing.T) {
 	ada.Open("/signup")
 	ada.Fill("Your name", "Ada")
 	ada.Fill("Email", "ada@example.org")
-	ada.Fill("Password (at least 8 characters)", "correct horse battery")
+	ada.Fill("Password (at least 10 characters)", "correct horse battery")
 	ada.ClickButton("Sign up")
 	ada.ClickLink("Create a community")
 	ada.Fill("Name", "Channels")

@@ -24,7 +24,7 @@ func TestBrowserInviteJourney(t *testing.T) {
 	}
 	ada.Fill("Your name", "Ada Lovelace")
 	ada.Fill("Email", "ada@example.org")
-	ada.Fill("Password (at least 8 characters)", "correct horse battery")
+	ada.Fill("Password (at least 10 characters)", "correct horse battery")
 	ada.ClickButton("Sign up")
 	ada.WaitText("h1", "Your communities")
 
@@ -59,7 +59,7 @@ func TestBrowserInviteJourney(t *testing.T) {
 	bob.Focus("Your name")
 	for _, step := range []struct{ keys, next string }{
 		{"Charles Babbage\t", "Email"},
-		{"charles@example.org\t", "Password (at least 8 characters)"},
+		{"charles@example.org\t", "Password (at least 10 characters)"},
 	} {
 		bob.Type(step.keys)
 		if got := bob.FocusedLabel(); got != step.next {

@@ -32,6 +32,8 @@ func classify(err error) (int, string) {
 		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, models.ErrUnauthorized):
 		return http.StatusUnauthorized, "unauthorized"
+	case errors.Is(err, models.ErrThrottled):
+		return http.StatusTooManyRequests, "too_many_requests"
 	case errors.Is(err, errTooLarge):
 		return http.StatusRequestEntityTooLarge, "too_large"
 	case errors.Is(err, errBadRequest):
@@ -67,7 +69,7 @@ func publicMessage(status int, err error) string {
 // logIfInternal logs errors the user cannot fix.
 func (h *Handler) logIfInternal(c *gin.Context, status int, err error) {
 	if status >= 500 {
-		h.log.ErrorContext(c.Request.Context(), "request failed", slog.String("path", c.Request.URL.Path), slog.Any("err", err))
+		h.log.ErrorContext(c.Request.Context(), "request failed", slog.String("path", redactedURL(c)), slog.Any("err", err))
 	}
 }
 

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -67,6 +68,9 @@ func TestSignUpRejectsBadInputAndWritesNothing(t *testing.T) {
 		{"empty name", "name", url.Values{"name": {"   "}, "email": {"a@example.org"}, "password": {"long enough"}}},
 		{"overlong name", "name", url.Values{"name": {strings.Repeat("n", 81)}, "email": {"b@example.org"}, "password": {"long enough"}}},
 		{"short password", "password", url.Values{"name": {"B"}, "email": {"c@example.org"}, "password": {"short"}}},
+		{"nine characters", "password", url.Values{"name": {"B"}, "email": {"d@example.org"}, "password": {"ninechars"}}},
+		{"common password", "password", url.Values{"name": {"B"}, "email": {"e@example.org"}, "password": {"Password123"}}},
+		{"common digits", "password", url.Values{"name": {"B"}, "email": {"f@example.org"}, "password": {"1234567890"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -232,9 +236,22 @@ func TestRuntimeStatusPage(t *testing.T) {
 		t.Fatalf("runtime page for a visitor: %d, want a redirect to sign in", status)
 	}
 	b.signup("Operator")
+	// A signed-in account that is no instance administrator finds no such page.
+	if status, doc := b.get("/admin/runtime"); status != http.StatusNotFound || doc.Find("#outbox-h").Length() != 0 {
+		t.Fatalf("runtime page for a plain account: %d, want 404", status)
+	}
+	if _, err := app.store.SetAdmin(context.Background(), "operator@example.org", true); err != nil {
+		t.Fatal(err)
+	}
 	status, doc := b.get("/admin/runtime")
 	if status != http.StatusOK || !strings.Contains(doc.Find("h1").Text(), "Runtime status") || doc.Find("#outbox-h").Length() != 1 {
-		t.Fatalf("runtime page: %d", status)
+		t.Fatalf("runtime page for an administrator: %d", status)
+	}
+	if _, err := app.store.SetAdmin(context.Background(), "operator@example.org", false); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := b.get("/admin/runtime"); status != http.StatusNotFound {
+		t.Fatalf("runtime page after revoking: %d, want 404", status)
 	}
 }
 

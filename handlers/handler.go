@@ -19,6 +19,10 @@ type Config struct {
 	BaseURL       string // public URL, for invite links and OAuth callbacks
 	SecureCookies bool   // set cookies Secure (the site is served over TLS)
 	Version       string
+	// TrustedProxies are the addresses (or CIDR ranges) of reverse proxies whose
+	// X-Forwarded-For names the client; from anyone else the header is ignored, so a client
+	// cannot choose the address that sign-in throttling counts against.
+	TrustedProxies []string
 }
 
 // Handler serves every page and API route.
@@ -29,7 +33,6 @@ type Handler struct {
 	log      *slog.Logger
 	cfg      Config
 	tmpl     *renderer
-	md       *markdown
 	static   fs.FS
 	metrics  *httpMetrics
 	gatherer prometheus.Gatherer
@@ -56,8 +59,7 @@ type Deps struct {
 
 // New builds the handler, parsing every template up front so a broken template fails at start.
 func New(cfg Config, d Deps) (*Handler, error) {
-	md := newMarkdown()
-	tmpl, err := newRenderer(d.Templates, md)
+	tmpl, err := newRenderer(d.Templates)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +75,7 @@ func New(cfg Config, d Deps) (*Handler, error) {
 	if err := registerAll(d.Registry, m.requests, m.latency); err != nil {
 		return nil, err
 	}
-	return &Handler{engine: d.Engine, runtime: d.Runtime, store: d.Store, log: d.Log, cfg: cfg, tmpl: tmpl, md: md, static: d.Static, metrics: m, gatherer: d.Registry}, nil
+	return &Handler{engine: d.Engine, runtime: d.Runtime, store: d.Store, log: d.Log, cfg: cfg, tmpl: tmpl, static: d.Static, metrics: m, gatherer: d.Registry}, nil
 }
 
 func registerAll(reg prometheus.Registerer, cs ...prometheus.Collector) error {

@@ -36,28 +36,40 @@ type testApp struct {
 // newTestApp serves the app with the given platforms registered (none in production yet).
 func newTestApp(t *testing.T, platforms ...engine.Platform) *testApp {
 	t.Helper()
-	gin.SetMode(gin.TestMode)
+	return newTestAppLogging(t, io.Discard, platforms...)
+}
+
+// newTestAppLogging is newTestApp with the server's log written to logs.
+func newTestAppLogging(t *testing.T, logs io.Writer, platforms ...engine.Platform) *testApp {
+	t.Helper()
 	store := modelstest.Open(t)
 	app := &testApp{t: t, store: store}
 	mux := http.NewServeMux()
 	app.srv = httptest.NewServer(mux)
 	t.Cleanup(app.srv.Close)
-	eng, err := engine.New(store, engine.Options{Platforms: platforms, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, eng := newRouter(t, store, app.srv.URL, logs, platforms...)
 	app.engine = eng
-	h, err := handlers.New(handlers.Config{BaseURL: app.srv.URL, Version: "test"}, handlers.Deps{
-		Engine: eng, Store: store, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Templates: templates.FS, Static: static.FS, Registry: prometheus.NewRegistry(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := h.Router()
 	app.routes = r.Routes()
 	mux.Handle("/", r)
 	return app
+}
+
+// newRouter builds the real router on store, for tests and benchmarks.
+func newRouter(tb testing.TB, store *models.Store, baseURL string, logs io.Writer, platforms ...engine.Platform) (*gin.Engine, *engine.Engine) {
+	tb.Helper()
+	gin.SetMode(gin.TestMode)
+	eng, err := engine.New(store, engine.Options{Platforms: platforms, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := handlers.New(handlers.Config{BaseURL: baseURL, Version: "test"}, handlers.Deps{
+		Engine: eng, Store: store, Log: slog.New(slog.NewTextHandler(logs, nil)),
+		Templates: templates.FS, Static: static.FS, Registry: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h.Router(), eng
 }
 
 // browser is one visitor with its own cookies.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -23,13 +24,18 @@ const (
 	keyCommunity = "pk.community"
 	keyMember    = "pk.member"
 	keyCSRF      = "pk.csrf"
+	keyNonce     = "pk.nonce"
 )
 
 const (
 	sessionCookie = "pk_session"
 	csrfCookie    = "pk_csrf"
-	csrfHeader    = "X-CSRF-Token"
-	csrfField     = "csrf_token"
+	// deviceCookie marks a browser that has signed in to an account before (sign-in
+	// throttling treats it apart); it outlives sign-out.
+	deviceCookie         = "pk_device"
+	deviceCookieLifetime = 365 * 24 * time.Hour
+	csrfHeader           = "X-CSRF-Token"
+	csrfField            = "csrf_token"
 	// maxBodyBytes bounds every request body; webhooks and forms are far smaller.
 	maxBodyBytes = 1 << 20
 )
@@ -51,8 +57,74 @@ func (h *Handler) logRequests(c *gin.Context) {
 		level = slog.LevelError
 	}
 	h.log.LogAttrs(c.Request.Context(), level, "request",
-		slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path),
+		slog.String("method", c.Request.Method), slog.String("path", redactedURL(c)),
 		slog.Int("status", status), slog.Duration("duration", elapsed))
+}
+
+// redactedURL is the request's path and query as the logs may show them: a credential in
+// the address (an invite code, an unsubscribe or API token, an OAuth code or state) would
+// otherwise sit in every log collector. The one rule: a path parameter or query value whose
+// name is secretName is replaced by [redacted]; on a path no route matched, so whose
+// parameters are unknown, every segment that looks like a token (16 or more letters,
+// digits, '-' or '_') is.
+func redactedURL(c *gin.Context) string {
+	const redacted = "[redacted]"
+	var path string
+	if route := c.FullPath(); route != "" {
+		segs := strings.Split(route, "/")
+		for i, seg := range segs {
+			if name, ok := strings.CutPrefix(seg, ":"); ok {
+				segs[i] = c.Param(name)
+				if secretName(name) {
+					segs[i] = redacted
+				}
+			} else if name, ok := strings.CutPrefix(seg, "*"); ok {
+				segs[i] = strings.TrimPrefix(c.Param(name), "/")
+			}
+		}
+		path = strings.Join(segs, "/")
+	} else {
+		segs := strings.Split(c.Request.URL.Path, "/")
+		for i, seg := range segs {
+			if tokenLike(seg) {
+				segs[i] = redacted
+			}
+		}
+		path = strings.Join(segs, "/")
+	}
+	q := c.Request.URL.Query()
+	if len(q) == 0 {
+		return path
+	}
+	for k, vs := range q {
+		if secretName(k) {
+			for i := range vs {
+				vs[i] = redacted
+			}
+		}
+	}
+	return path + "?" + q.Encode()
+}
+
+// secretName tells whether a path parameter or query key carries a credential.
+func secretName(name string) bool {
+	switch strings.ToLower(name) {
+	case "code", "token", "state", "key", "secret", "signature", "sig", "password", "access_token", "id_token":
+		return true
+	}
+	return false
+}
+
+func tokenLike(seg string) bool {
+	if len(seg) < 16 {
+		return false
+	}
+	for _, r := range seg {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // recoverPanics turns a panic in a handler into a logged 500 instead of a dropped connection.
@@ -62,7 +134,7 @@ func (h *Handler) recoverPanics(c *gin.Context) {
 			if err, ok := r.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(r) // the client went away; let net/http handle it
 			}
-			h.log.Error("panic", slog.Any("panic", r), slog.String("path", c.Request.URL.Path), slog.String("stack", string(debug.Stack())))
+			h.log.Error("panic", slog.Any("panic", r), slog.String("path", redactedURL(c)), slog.String("stack", string(debug.Stack())))
 			if strings.HasPrefix(c.Request.URL.Path, "/api/") {
 				h.apiFail(c, fmt.Errorf("panic: %v", r))
 				return
@@ -85,6 +157,55 @@ func limitBody(c *gin.Context) {
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
 	c.Next()
+}
+
+// securityHeaders sends, on every answer, a Content-Security-Policy that the pages satisfy
+// and the frame, sniffing and referrer headers.
+//
+// Scripts come only from /static (no inline script, no event-handler attribute, no eval:
+// htmx runs with allowEval off). Styles come from /static plus <style> elements that carry
+// this response's nonce: CodeMirror's code view injects its theme as <style> elements (its
+// style-mod library uses constructable sheets only inside shadow roots) and is given the
+// nonce (static/src/editor.js reads <meta name="csp-nonce">), so no injected markup can add
+// styles ('unsafe-inline' is not needed). Images may be any https: address, because
+// community documents may show pictures; data: is for Pico's built-in icons. Nothing may
+// frame a page (clickjacking a vote), and the Referer header never leaves the site, since
+// some addresses carry an invite code.
+func (h *Handler) securityHeaders(c *gin.Context) {
+	nonce := models.RandomCode(22)
+	c.Set(keyNonce, nonce)
+	hd := c.Writer.Header()
+	hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-"+nonce+"'; "+
+		"img-src 'self' data: https:; font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "+
+		"base-uri 'none'; object-src 'none'")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "same-origin")
+	c.Next()
+}
+
+// refuseUnreadableURL answers 400 to an address whose path or query holds invalid UTF-8 or
+// a control character: no route names such a thing, and PostgreSQL cannot even compare
+// with it (a NUL in a slug or a filter failed the whole query with a 500).
+func (h *Handler) refuseUnreadableURL(c *gin.Context) {
+	bad := models.TextProblem(c.Request.URL.Path)
+	for k, vs := range c.Request.URL.Query() {
+		for _, v := range append(vs, k) {
+			if bad == "" {
+				bad = models.TextProblem(v)
+			}
+		}
+	}
+	if bad == "" {
+		c.Next()
+		return
+	}
+	err := fmt.Errorf("the address %s: %w", bad, errBadRequest)
+	if strings.HasPrefix(c.Request.URL.Path, "/api/") {
+		h.apiFail(c, err)
+		return
+	}
+	h.pageFail(c, err)
 }
 
 // loadSession resolves the session cookie to an account, if any.
@@ -140,6 +261,16 @@ func (h *Handler) requireAccount(c *gin.Context) {
 	if currentAccount(c) == nil {
 		c.Redirect(http.StatusSeeOther, "/signin?next="+url.QueryEscape(safeNext(c.Request.URL.RequestURI())))
 		c.Abort()
+		return
+	}
+	c.Next()
+}
+
+// requireAdmin lets only instance administrators through; to anyone else a server-wide
+// page does not exist (404), as it would not for a community they are not in.
+func (h *Handler) requireAdmin(c *gin.Context) {
+	if acct := currentAccount(c); acct == nil || !acct.IsAdmin {
+		h.pageFail(c, fmt.Errorf("page: %w", models.ErrNotFound))
 		return
 	}
 	c.Next()
@@ -202,10 +333,48 @@ func currentMember(c *gin.Context) *models.Member {
 
 func csrfToken(c *gin.Context) string { return c.GetString(keyCSRF) }
 
-// safeNext keeps post-sign-in redirects on this site.
+func cspNonce(c *gin.Context) string { return c.GetString(keyNonce) }
+
+// safeNext keeps post-sign-in redirects on this site: it returns next only when it is a
+// path on this site, and "/" otherwise. Browsers drop tabs and newlines from a URL and read
+// a backslash as a slash, so "/\t/evil.example" or "/\\evil.example" would become
+// "//evil.example", another site: any control character or backslash is refused, in next
+// and in every percent-decoding of it (a double-encoded form decodes to one).
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/"
+	const fallback = "/"
+	if !strings.HasPrefix(next, "/") || len(next) > 2048 {
+		return fallback
+	}
+	for form, i := next, 0; ; i++ {
+		if !sameSitePath(form) || i == 5 { // five layers of encoding are an attack, not a link
+			return fallback
+		}
+		decoded, err := url.PathUnescape(form)
+		if err != nil {
+			return fallback
+		}
+		if decoded == form {
+			break
+		}
+		form = decoded
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return fallback
 	}
 	return next
+}
+
+// sameSitePath tells whether s reads as a path on this site in every browser: it starts
+// with one slash and holds no control character, backslash or invalid UTF-8.
+func sameSitePath(s string) bool {
+	if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\\' || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
 }

@@ -13,9 +13,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/microcosm-cc/bluemonday"
-	"github.com/yuin/goldmark"
-	"github.com/yuin/goldmark/extension"
 
 	"policykit/models"
 )
@@ -27,30 +24,13 @@ type renderer struct {
 	partials *template.Template
 }
 
-// markdown renders community documents: goldmark to HTML, then bluemonday's UGC policy so a
-// document cannot carry scripts or event handlers.
-type markdown struct {
-	md       goldmark.Markdown
-	sanitize *bluemonday.Policy
-}
-
-func newMarkdown() *markdown {
-	return &markdown{md: goldmark.New(goldmark.WithExtensions(extension.GFM)), sanitize: bluemonday.UGCPolicy()}
-}
-
-func (m *markdown) html(src string) template.HTML {
-	var buf bytes.Buffer
-	if err := m.md.Convert([]byte(src), &buf); err != nil {
-		return template.HTML(template.HTMLEscapeString(src))
-	}
-	return template.HTML(m.sanitize.SanitizeBytes(buf.Bytes())) //nolint:gosec // sanitised above
-}
-
-func newRenderer(files fs.FS, md *markdown) (*renderer, error) {
+func newRenderer(files fs.FS) (*renderer, error) {
 	funcs := template.FuncMap{
-		"markdown": md.html,
-		"ago":      ago,
-		"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		// storedHTML shows HTML that models.RenderMarkdown rendered and sanitised when the
+		// text was stored (document versions); nothing else may pass through it.
+		"storedHTML": func(s string) template.HTML { return template.HTML(s) }, //nolint:gosec // sanitised when stored
+		"ago":        ago,
+		"when":       func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 		"json": func(v any) string {
 			b, _ := json.MarshalIndent(v, "", "  ")
 			return string(b)
@@ -167,13 +147,14 @@ func (h *Handler) renderFragment(c *gin.Context, status int, name string, data g
 }
 
 // pageData adds what every page sees to a page's own values: the signed-in account (Me),
-// the CSRF token, the community and membership in view (if any) and the request path.
+// the CSRF token, the style nonce of the Content-Security-Policy, the community and membership in view (if any) and the request path.
 func (h *Handler) pageData(c *gin.Context, data gin.H) gin.H {
 	if data == nil {
 		data = gin.H{}
 	}
 	data["Me"] = currentAccount(c)
 	data["CSRF"] = csrfToken(c)
+	data["CSPNonce"] = cspNonce(c)
 	data["Community"] = currentCommunity(c)
 	data["Member"] = currentMember(c)
 	data["Path"] = c.Request.URL.Path

@@ -14,7 +14,11 @@ import (
 // Router lists every route of the server.
 func (h *Handler) Router() *gin.Engine {
 	r := gin.New()
-	r.Use(h.recoverPanics, h.logRequests, limitBody)
+	if err := r.SetTrustedProxies(h.cfg.TrustedProxies); err != nil {
+		h.log.Error("POLICYKIT_TRUSTED_PROXIES: trusting no proxy", "err", err)
+		_ = r.SetTrustedProxies(nil)
+	}
+	r.Use(h.recoverPanics, h.logRequests, h.securityHeaders, h.refuseUnreadableURL, limitBody)
 	r.HandleMethodNotAllowed = true
 
 	r.GET("/healthz", h.healthz)
@@ -57,7 +61,7 @@ func (h *Handler) Router() *gin.Engine {
 	signedIn.GET("/communities/new", h.newCommunityForm)
 	signedIn.POST("/communities", h.createCommunity)
 	signedIn.POST("/invite/:code", h.acceptInvite)
-	signedIn.GET("/admin/runtime", h.runtimeStatus)
+	signedIn.GET("/admin/runtime", h.requireAdmin, h.runtimeStatus)
 	signedIn.GET("/account/tokens", h.tokens)
 	signedIn.POST("/account/tokens", h.createToken)
 	signedIn.POST("/account/tokens/:id/revoke", h.revokeToken)

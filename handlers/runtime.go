@@ -6,8 +6,8 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// runtimeStatus shows the check loop and the effect outbox of this server process. It
-// shows counts only (no community's data), so any signed-in person may read it.
+// runtimeStatus shows the check loop and the effect outbox of this server process to
+// instance administrators (requireAdmin): server-wide figures are no member's business.
 func (h *Handler) runtimeStatus(c *gin.Context) {
 	counts, err := h.store.EffectCounts(c.Request.Context())
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
@@ -21,8 +20,10 @@ type Account struct {
 	Email        string
 	Name         string
 	PasswordHash string `json:"-"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// IsAdmin marks an instance administrator (server-wide pages); set from the command line.
+	IsAdmin   bool `json:"-"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // NewAccount is the input for signing up.
@@ -30,10 +31,8 @@ type NewAccount struct {
 	Email    string
 	Name     string
 	Password string
+	Admin    bool // an instance administrator (policykit user create --admin)
 }
-
-// MinPasswordLength is the shortest password accepted.
-const MinPasswordLength = 8
 
 // Validate normalises the input and checks it.
 func (n *NewAccount) Validate() error {
@@ -44,11 +43,8 @@ func (n *NewAccount) Validate() error {
 	}
 	n.Name = strings.TrimSpace(n.Name)
 	CheckName(v, "name", n.Name, 80)
-	switch l := utf8.RuneCountInString(n.Password); {
-	case l < MinPasswordLength:
-		v.Add("password", fmt.Sprintf("must be at least %d characters", MinPasswordLength))
-	case len(n.Password) > 72: // bcrypt's limit
-		v.Add("password", "must be at most 72 bytes")
+	if msg := PasswordProblem(n.Password, n.Email, n.Name); msg != "" {
+		v.Add("password", msg)
 	}
 	return v.OrNil()
 }
@@ -62,7 +58,7 @@ func (s *Store) CreateAccount(ctx context.Context, in NewAccount) (*Account, err
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	a := &Account{Email: in.Email, Name: in.Name, PasswordHash: string(hash)}
+	a := &Account{Email: in.Email, Name: in.Name, PasswordHash: string(hash), IsAdmin: in.Admin}
 	if err := s.q(ctx).Create(a).Error; err != nil {
 		if isDuplicate(err) {
 			return nil, Invalid("email", "an account with this email already exists")
@@ -72,31 +68,52 @@ func (s *Store) CreateAccount(ctx context.Context, in NewAccount) (*Account, err
 	return a, nil
 }
 
-// Authenticate checks an email and password. Any mismatch is ErrUnauthorized, without
-// saying which part was wrong.
+// Authenticate checks an email and password, without throttling (the sign-in form uses
+// SignIn). Any mismatch is ErrUnauthorized, without saying which part was wrong.
 func (s *Store) Authenticate(ctx context.Context, email, password string) (*Account, error) {
 	a, err := s.AccountByEmail(ctx, email)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			// Spend the same time as a real check so timing does not reveal which emails exist.
-			_ = bcrypt.CompareHashAndPassword([]byte("$2a$10$g1Z/FAwk0/.WtBa/HqnZVeMZKHX6TnNuk0MWcZkuGKsVuqiNC/JjO"), []byte(password))
-			return nil, fmt.Errorf("wrong email or password: %w", ErrUnauthorized)
-		}
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(password)) != nil {
+	if !passwordMatches(a, password) {
 		return nil, fmt.Errorf("wrong email or password: %w", ErrUnauthorized)
 	}
 	return a, nil
 }
 
+// passwordMatches checks a password against an account's hash. A missing account (nil) is
+// compared against a dummy hash, so timing does not reveal which emails exist.
+func passwordMatches(a *Account, password string) bool {
+	hash := []byte("$2a$10$g1Z/FAwk0/.WtBa/HqnZVeMZKHX6TnNuk0MWcZkuGKsVuqiNC/JjO")
+	if a != nil {
+		hash = []byte(a.PasswordHash)
+	}
+	return bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && a != nil
+}
+
 // AccountByEmail finds an account by email (case-insensitive).
 func (s *Store) AccountByEmail(ctx context.Context, email string) (*Account, error) {
+	if LineProblem(email) != "" { // no account has one; PostgreSQL cannot even compare with it
+		return nil, fmt.Errorf("account: %w", ErrNotFound)
+	}
 	var a Account
 	if err := s.q(ctx).Where("email = ?", strings.ToLower(strings.TrimSpace(email))).First(&a).Error; err != nil {
 		return nil, notFound(err, "account")
 	}
 	return &a, nil
+}
+
+// SetAdmin makes the account with this email an instance administrator, or no longer one.
+func (s *Store) SetAdmin(ctx context.Context, email string, admin bool) (*Account, error) {
+	a, err := s.AccountByEmail(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.q(ctx).Model(&Account{}).Where("id = ?", a.ID).Update("is_admin", admin).Error; err != nil {
+		return nil, fmt.Errorf("set admin: %w", err)
+	}
+	a.IsAdmin = admin
+	return a, nil
 }
 
 // AccountByID finds an account.

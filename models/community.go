@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -62,17 +61,6 @@ func Slugify(name string) string {
 		}
 	}
 	return strings.Trim(b.String(), "-")
-}
-
-// CheckName validates a human name (community, member, role, document title).
-func CheckName(v *ValidationError, field, name string, max int) {
-	n := utf8.RuneCountInString(strings.TrimSpace(name))
-	switch {
-	case n == 0:
-		v.Add(field, "must not be empty")
-	case n > max:
-		v.Add(field, fmt.Sprintf("must be at most %d characters", max))
-	}
 }
 
 // NewCommunity is the input for creating a community.

@@ -45,10 +45,8 @@ func Open(ctx context.Context, dsn string, secretKey []byte) (*Store, error) {
 	if IsPostgresURL(dsn) {
 		db, err = gorm.Open(postgres.Open(dsn), cfg)
 	} else {
-		if dir := filepath.Dir(dsn); dir != "" {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return nil, fmt.Errorf("create database folder: %w", err)
-			}
+		if err := privateSQLiteFiles(dsn); err != nil {
+			return nil, err
 		}
 		// _txlock=immediate takes the write lock at BEGIN, so two writers queue on the busy
 		// timeout instead of failing with SQLITE_BUSY when a reader upgrades to a writer.
@@ -117,6 +115,41 @@ func registerWriteGate(db *gorm.DB, gate *sync.Mutex) error {
 	} {
 		if err != nil {
 			return fmt.Errorf("register the write gate: %w", err)
+		}
+	}
+	return nil
+}
+
+// privateSQLiteFiles creates the SQLite database file readable by this user only (0600; it
+// holds password hashes and sessions), in a folder only this user may enter (0700) when the
+// folder is new, and narrows an existing database, WAL or shared-memory file to 0600. SQLite
+// creates its WAL and shared-memory files with the database file's mode, so they follow.
+func privateSQLiteFiles(path string) error {
+	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create database folder: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("database file: %w", err)
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, 0o600); err != nil {
+				return fmt.Errorf("make %s private: %w", p, err)
+			}
 		}
 	}
 	return nil

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Document is a community text (guidelines, code of conduct) in markdown. Every change is
@@ -26,46 +28,62 @@ type DocumentVersion struct {
 	Version    int
 	Title      string
 	Body       string
-	AuthorID   *int64
-	CreatedAt  time.Time
+	// HTML is Body rendered and sanitised (RenderMarkdown) when the version was stored.
+	HTML      string
+	AuthorID  *int64
+	CreatedAt time.Time
 }
 
-// DocumentWithBody is a document and its current text.
+// DocumentWithBody is a document and its current text, as written and as rendered.
 type DocumentWithBody struct {
 	Document
 	Body string
+	HTML string
 }
 
 // MaxDocumentBytes bounds a document's markdown.
 const MaxDocumentBytes = 200_000
 
-// CheckDocument validates a document's title and body.
+// CheckDocument validates a document's title and body, rendering the body as it would be
+// stored, so a text too complex to display is refused when it is proposed.
 func CheckDocument(title, body string) error {
+	_, err := renderDocument(title, body)
+	return err
+}
+
+// renderDocument validates a document's title and body and returns the body's HTML.
+func renderDocument(title, body string) (string, error) {
 	v := &ValidationError{}
 	CheckName(v, "title", title, 120)
+	var html string
 	if strings.TrimSpace(body) == "" {
 		v.Add("body", "must not be empty")
 	} else if len(body) > MaxDocumentBytes {
 		v.Add("body", fmt.Sprintf("must be at most %d bytes", MaxDocumentBytes))
+	} else if h, err := RenderMarkdown(body); err != nil {
+		v.Add("body", strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error()))
+	} else {
+		html = h
 	}
-	return v.OrNil()
+	return html, v.OrNil()
 }
 
 // CreateDocument adds a document with its first version.
 func (s *Store) CreateDocument(ctx context.Context, communityID int64, title, body string, author *int64) (*Document, error) {
 	title = strings.TrimSpace(title)
-	if err := CheckDocument(title, body); err != nil {
+	html, err := renderDocument(title, body)
+	if err != nil {
 		return nil, err
 	}
 	d := &Document{CommunityID: communityID, Title: title, CurrentVersion: 1}
-	err := s.Tx(ctx, func(tx *Store) error {
+	err = s.Tx(ctx, func(tx *Store) error {
 		if err := tx.q(ctx).Create(d).Error; err != nil {
 			if isDuplicate(err) {
 				return Invalid("title", "a document with this title already exists")
 			}
 			return fmt.Errorf("create document: %w", err)
 		}
-		return tx.q(ctx).Create(&DocumentVersion{DocumentID: d.ID, Version: 1, Title: title, Body: body, AuthorID: author}).Error
+		return tx.q(ctx).Create(&DocumentVersion{DocumentID: d.ID, Version: 1, Title: title, Body: body, HTML: html, AuthorID: author}).Error
 	})
 	return d, err
 }
@@ -73,7 +91,8 @@ func (s *Store) CreateDocument(ctx context.Context, communityID int64, title, bo
 // UpdateDocument stores a new version of a document.
 func (s *Store) UpdateDocument(ctx context.Context, communityID, docID int64, title, body string, author *int64) error {
 	title = strings.TrimSpace(title)
-	if err := CheckDocument(title, body); err != nil {
+	html, err := renderDocument(title, body)
+	if err != nil {
 		return err
 	}
 	return s.Tx(ctx, func(tx *Store) error {
@@ -82,7 +101,7 @@ func (s *Store) UpdateDocument(ctx context.Context, communityID, docID int64, ti
 			return err
 		}
 		next := d.CurrentVersion + 1
-		if err := tx.q(ctx).Create(&DocumentVersion{DocumentID: d.ID, Version: next, Title: title, Body: body, AuthorID: author}).Error; err != nil {
+		if err := tx.q(ctx).Create(&DocumentVersion{DocumentID: d.ID, Version: next, Title: title, Body: body, HTML: html, AuthorID: author}).Error; err != nil {
 			return fmt.Errorf("add version: %w", err)
 		}
 		err = tx.q(ctx).Model(&Document{}).Where("id = ?", d.ID).
@@ -123,7 +142,7 @@ func (s *Store) DocumentByID(ctx context.Context, communityID, docID int64) (*Do
 // Documents lists a community's live documents with their current text, by title, in one query.
 func (s *Store) Documents(ctx context.Context, communityID int64) ([]DocumentWithBody, error) {
 	var ds []DocumentWithBody
-	err := s.q(ctx).Table("documents").Select("documents.*, document_versions.body").
+	err := s.q(ctx).Table("documents").Select("documents.*, document_versions.body, document_versions.html").
 		Joins("JOIN document_versions ON document_versions.document_id = documents.id AND document_versions.version = documents.current_version").
 		Where("documents.community_id = ? AND documents.deleted_at IS NULL", communityID).
 		Order("documents.title").Scan(&ds).Error
@@ -140,4 +159,30 @@ func (s *Store) DocumentVersions(ctx context.Context, communityID, docID int64) 
 		return nil, fmt.Errorf("document: %w", ErrNotFound)
 	}
 	return vs, err
+}
+
+// backfillDocumentHTML renders the versions stored before versions kept their HTML
+// (migration 0009_document_html), in batches. A text too complex to render is kept as its
+// escaped source.
+func backfillDocumentHTML(tx *gorm.DB) error {
+	var last int64
+	for {
+		var vs []DocumentVersion
+		if err := tx.Where("id > ? AND html = ''", last).Order("id").Limit(200).Find(&vs).Error; err != nil {
+			return fmt.Errorf("read document versions: %w", err)
+		}
+		if len(vs) == 0 {
+			return nil
+		}
+		for _, v := range vs {
+			html, err := RenderMarkdown(v.Body)
+			if err != nil {
+				html = markdownFallback(v.Body)
+			}
+			if err := tx.Model(&DocumentVersion{}).Where("id = ?", v.ID).Update("html", html).Error; err != nil {
+				return fmt.Errorf("store document version %d html: %w", v.ID, err)
+			}
+			last = v.ID
+		}
+	}
 }

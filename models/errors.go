@@ -15,6 +15,7 @@ var (
 	ErrConflict     = errors.New("conflict")
 	ErrForbidden    = errors.New("forbidden")
 	ErrUnauthorized = errors.New("unauthorized")
+	ErrThrottled    = errors.New("too many attempts")
 )
 
 // IsDomainError tells whether err is one of the kinds above (bad input, a missing or

@@ -164,7 +164,7 @@ func (s *Store) AddPlatformMembers(ctx context.Context, communityID int64, platf
 // name, else the handle.
 func displayName(u NewPlatformMember) string {
 	for _, n := range []string{u.DisplayName, u.Username, u.ExternalID} {
-		n = strings.TrimSpace(n)
+		n = CleanName(n) // a platform's names are stored whatever they hold, minus the invisible
 		if n == "" {
 			continue
 		}

@@ -16,6 +16,8 @@ import (
 type migration struct {
 	ID  string
 	SQL string
+	// Fill, if set, runs after SQL in the same transaction, for data only Go can compute.
+	Fill func(tx *gorm.DB) error
 }
 
 // migrations is the whole history of the schema, oldest first.
@@ -26,7 +28,10 @@ var migrations = []migration{
 	{ID: "0004_web_indexes", SQL: schemaWebIndexes},
 	{ID: "0005_identities", SQL: schemaIdentities},
 	{ID: "0006_inbound_inbox", SQL: schemaInboundInbox},
-	{ID: "0007_proposal_error_kind", SQL: schemaProposalErrorKind},
+	{ID: "0007_instance_admins", SQL: schemaInstanceAdmins},
+	{ID: "0008_signin_failures", SQL: schemaSignInFailures},
+	{ID: "0009_document_html", SQL: schemaDocumentHTML, Fill: backfillDocumentHTML},
+	{ID: "0010_proposal_error_kind", SQL: schemaProposalErrorKind},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -82,6 +87,11 @@ func (s *Store) Migrate(ctx context.Context) (applied []string, err error) {
 			for _, stmt := range splitStatements(ddl(s.Dialect(), m.SQL)) {
 				if err := tx.Exec(stmt).Error; err != nil {
 					return fmt.Errorf("%w\n%s", err, stmt)
+				}
+			}
+			if m.Fill != nil {
+				if err := m.Fill(tx); err != nil {
+					return err
 				}
 			}
 			return tx.Exec("INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)", m.ID, time.Now().UTC()).Error
@@ -496,5 +506,29 @@ CREATE INDEX inbound_deliveries_unprocessed ON inbound_deliveries (claimed_until
 // compile) beside its text: the check loop compares kinds, so an error whose words change
 // from pass to pass is written once.
 const schemaProposalErrorKind = `
-ALTER TABLE proposals ADD COLUMN error_kind VARCHAR(32) NOT NULL DEFAULT '';
+ALTER TABLE proposals ADD COLUMN error_kind VARCHAR(32) NOT NULL DEFAULT ''
+`
+
+// schemaInstanceAdmins marks the accounts that run the instance (server-wide pages such as
+// /admin/runtime); they are made on the command line, never on the website.
+const schemaInstanceAdmins = `
+ALTER TABLE accounts ADD COLUMN is_admin BOOLEAN NOT NULL DEFAULT FALSE
+`
+
+// schemaSignInFailures counts failed sign-ins per account, device and client address, for
+// throttling (models/signin.go); rows are forgotten a day after their last failure.
+const schemaSignInFailures = `
+CREATE TABLE signin_failures (
+	throttle_key TEXT PRIMARY KEY,
+	failures INTEGER NOT NULL,
+	blocked_until {{time}} NOT NULL,
+	last_failure_at {{time}} NOT NULL
+);
+CREATE INDEX signin_failures_last ON signin_failures (last_failure_at)
+`
+
+// schemaDocumentHTML keeps each document version's rendered, sanitised HTML, so pages
+// never render markdown (backfilled for older versions by backfillDocumentHTML).
+const schemaDocumentHTML = `
+ALTER TABLE document_versions ADD COLUMN html TEXT NOT NULL DEFAULT ''
 `

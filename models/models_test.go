@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -252,4 +254,50 @@ func TestIDListDecodes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSQLiteFilesArePrivate: the database, its WAL and its shared-memory file are created
+// 0600 and a new data folder 0700, even in a folder anyone may write to; a database left
+// readable by others is narrowed when opened.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	open := func(path string) {
+		t.Helper()
+		s, err := models.Open(context.Background(), path, modelstest.SecretKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CreateAccount(context.Background(), models.NewAccount{Email: "a@example.org", Name: "A", Password: "correct horse battery"}); err != nil && !errors.Is(err, models.ErrInvalid) {
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			info, err := os.Stat(p)
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			if got := info.Mode().Perm(); got != 0o600 {
+				t.Errorf("%s has mode %o, want 600", filepath.Base(p), got)
+			}
+		}
+	}
+	open_ := t.TempDir()
+	if err := os.Chmod(open_, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(open_, "data", "policykit.db")
+	open(path)
+	if info, err := os.Stat(filepath.Dir(path)); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("data folder: %v, mode %o, want 700", err, info.Mode().Perm())
+	}
+
+	// A database created readable by others (an older version, a copy) is narrowed.
+	loose := filepath.Join(open_, "loose.db")
+	open(loose)
+	if err := os.Chmod(loose, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open(loose)
 }

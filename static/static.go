@@ -3,7 +3,8 @@ package static
 
 import "embed"
 
-// FS holds dist/: app.js (htmx), editor.js (CodeMirror) and style.css (Pico CSS + ours).
+// FS holds dist/: app.js (htmx), editor.js (CodeMirror), builder.js, style.css (Pico CSS +
+// ours) and favicon.svg.
 //
 //go:embed all:dist
 var FS embed.FS

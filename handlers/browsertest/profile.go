@@ -24,10 +24,12 @@ type Profile struct {
 	cancel context.CancelFunc
 	loads  atomic.Int64 // documents loaded in the tab, see Loads
 
-	mu      sync.Mutex
-	stepN   int64  // the session-wide number of this profile's last step
-	step    string // and its description, which names the screenshot
-	console []string
+	mu         sync.Mutex
+	stepN      int64  // the session-wide number of this profile's last step
+	step       string // and its description, which names the screenshot
+	console    []string
+	errors     []string // console errors and exceptions (ConsoleErrors)
+	violations []string // Content-Security-Policy violations, once WatchCSP is on
 }
 
 // Open loads a page, a path on the site (such as "/signup") or a full URL, and waits until

@@ -199,13 +199,16 @@ func (p *Profile) collectConsole(messages iter.Seq2[chromedp.ConsoleMessage, err
 		if err != nil {
 			return
 		}
+		line := m.String()
+		if m.URL != "" {
+			line += " (" + m.URL + ")"
+		}
 		p.mu.Lock()
 		if len(p.console) < 50 {
-			line := m.String()
-			if m.URL != "" {
-				line += " (" + m.URL + ")"
-			}
 			p.console = append(p.console, line)
+		}
+		if (m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException) && len(p.errors) < 200 {
+			p.errors = append(p.errors, line)
 		}
 		p.mu.Unlock()
 	}

@@ -27,7 +27,7 @@
 // signature on the raw body (HMAC-SHA256 of "v0:timestamp:body" with the signing secret,
 // timestamp within 5 minutes) before parsing anything, answer at once and leave the work to
 // a bounded worker pool. Deliveries are deduplicated in the database (event ids for an hour,
-// request signatures for 15 minutes, against replays), so a retry, a duplicate or a second
+// requests by timestamp and body hash for 15 minutes, against replays), so a retry, a duplicate or a second
 // replica never governs an event twice. Our own actions echo back as events: those made with
 // the bot token carry the bot's user id; those made with the admin's token are recorded
 // before the call (platform_echoes) and each excuses exactly one matching event.

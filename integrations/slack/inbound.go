@@ -2,6 +2,8 @@ package slack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -258,12 +260,16 @@ func (in *Inbound) verified(w http.ResponseWriter, r *http.Request) ([]byte, boo
 	return body, true
 }
 
-// fresh rejects a request whose exact signature was seen before: a replay within the
-// timestamp window (Slack's own retries are signed anew).
-func (in *Inbound) fresh(w http.ResponseWriter, r *http.Request) bool {
-	ok, err := in.s.store.RecordDelivery(r.Context(), PlatformName, "sig:"+r.Header.Get("X-Slack-Signature"), in.s.cfg.Now().Add(signatureTTL))
+// fresh rejects a request seen before: a replay within the timestamp window (Slack's own
+// retries are signed anew). A request is known by what its signature signs, the timestamp
+// and the body, not by the signature header's text: the header's hex may be written in
+// other letter cases and still verify, and each spelling would look new.
+func (in *Inbound) fresh(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	sum := sha256.Sum256(body)
+	key := "req:" + r.Header.Get("X-Slack-Request-Timestamp") + ":" + hex.EncodeToString(sum[:])
+	ok, err := in.s.store.RecordDelivery(r.Context(), PlatformName, key, in.s.cfg.Now().Add(signatureTTL))
 	if err != nil {
-		in.log.Error("record slack request signature", "err", err)
+		in.log.Error("record slack request", "err", err)
 		http.Error(w, "try again", http.StatusServiceUnavailable)
 		return false
 	}
@@ -317,7 +323,7 @@ func (in *Inbound) ServeEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	// A retry may repeat the first delivery's signature (same second, same body); it is
 	// marked and deduplicated by event id below. An unmarked repeat is a replay.
-	if r.Header.Get("X-Slack-Retry-Num") == "" && !in.fresh(w, r) {
+	if r.Header.Get("X-Slack-Retry-Num") == "" && !in.fresh(w, r, body) {
 		return
 	}
 	// The event is in the inbox (with its body) before Slack hears it was received.
@@ -365,7 +371,7 @@ func (in *Inbound) ServeInteractions(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if !in.fresh(w, r) {
+	if !in.fresh(w, r, body) {
 		return
 	}
 	if !in.enqueue(job{kind: "interaction", body: []byte(form.Get("payload"))}) {

@@ -309,3 +309,48 @@ func TestAcceptedEventsSurviveACrash(t *testing.T) {
 		}
 	}
 }
+
+// TestInboundReplayWithRecasedSignature: a captured "yes" click, replayed after the voter
+// changed to "no" with the signature's hex in upper case (which still verifies), is refused
+// as a replay and the vote stays "no".
+func TestInboundReplayWithRecasedSignature(t *testing.T) {
+	w := newWorld(t, engine.KitEverythingPasses)
+	w.install()
+	w.addPolicy(map[string]any{
+		"kind": "platform", "name": "Posts need three yes", "action_types": []any{slack.TypePostMessage}, "priority": 5,
+		"notify": `start_vote("yes_no")`, "check": `yes() >= 3 ? PASSED : PENDING`,
+	})
+	ev, err := w.fake.UserPosts(w.users["alice"].ID, w.general.ID, "Hi")
+	w.send(ev, err)
+	_, p := w.lastAction(slack.TypePostMessage)
+	w.deliver()
+	ballot := w.ballotMessage(w.proposal(p.ID).Ballot.Refs["channel"])
+	bob := w.users["bob"].ID
+
+	yes, err := w.fake.ClickButton(bob, ballot.Channel, ballot.TS, "pk_vote_yes", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(url.Values{"payload": {mustJSON(t, yes)}}.Encode())
+	at := time.Now()
+	target := w.srv.URL + slack.InteractionsPath
+	resp, err := w.fake.SendSigned(ctx, target, signingSecret, at, "application/x-www-form-urlencoded", body, nil)
+	w.expect(resp, err, http.StatusOK)
+	w.flush()
+	w.click(bob, ballot.Channel, ballot.TS, "pk_vote_no")
+
+	sig := slackfake.Sign(signingSecret, at, body).Get("X-Slack-Signature")
+	for _, recased := range []string{"v0=" + strings.ToUpper(strings.TrimPrefix(sig, "v0=")), sig} {
+		resp, err = w.fake.SendSigned(ctx, target, signingSecret, at, "application/x-www-form-urlencoded", body,
+			http.Header{"X-Slack-Signature": {recased}})
+		w.expect(resp, err, http.StatusUnauthorized)
+	}
+	w.flush()
+	votes, err := w.store.VotesOf(ctx, []int64{p.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs := votes[p.ID]; len(vs) != 1 || vs[0].Value != `"no"` {
+		t.Fatalf("votes after the replay: %+v, want bob's one vote \"no\"", vs)
+	}
+}

@@ -2,11 +2,16 @@
 // with the textarea so forms submit without JavaScript-specific code.
 import { EditorView, basicSetup } from "codemirror";
 
+// CodeMirror injects its styles as <style> elements; the Content-Security-Policy admits
+// them by the page's nonce (handlers/middleware.go).
+const nonce = document.querySelector('meta[name="csp-nonce"]')?.content || "";
+
 for (const area of document.querySelectorAll("textarea[data-code]")) {
   const view = new EditorView({
     doc: area.value,
     extensions: [
       basicSetup,
+      EditorView.cspNonce.of(nonce),
       EditorView.lineWrapping,
       EditorView.updateListener.of((u) => {
         if (u.docChanged) {
