@@ -31,12 +31,11 @@ func Stages() []string {
 	return []string{StageFilter, StageInitialize, StageNotify, StageCheck, StagePass, StageFail}
 }
 
-// Limits on policy programs. MaxNodes caps the size of a program at compile time; the VM's
-// memory budget caps what one run may allocate (it bounds loops over ranges and lists too).
+// Limits on the size of policy programs, checked at compile time (what a run may do is
+// bounded by the budgets in budget.go).
 const (
-	maxNodes     = 2000
-	memoryBudget = 200_000
-	maxSource    = 20_000 // bytes of source per stage
+	maxNodes  = 2000
+	maxSource = 20_000 // bytes of source per stage
 )
 
 // CompileError is a policy program that does not compile, with its position when expr gives
@@ -124,11 +123,8 @@ func compileStage(stage, code string) (prog *vm.Program, err error) {
 		return nil, &CompileError{Stage: stage, Message: fmt.Sprintf("program is longer than %d bytes", maxSource)}
 	}
 	opts := []expr.Option{expr.Env(Env{}), expr.DisableBuiltin("now"), expr.MaxNodes(maxNodes)}
-	switch stage {
-	case StageFilter:
-		opts = append(opts, expr.AsBool())
-	case StageCheck:
-		opts = append(opts, expr.AsKind(reflect.String))
+	for _, name := range budgetedBuiltins {
+		opts = append(opts, expr.DisableBuiltin(name)) // Env's charged versions answer instead
 	}
 	// expr's parser can panic on some pathological inputs; a policy must get an error instead.
 	defer func() {
@@ -136,13 +132,30 @@ func compileStage(stage, code string) (prog *vm.Program, err error) {
 			prog, err = nil, &CompileError{Stage: stage, Message: fmt.Sprintf("cannot compile: %v", r)}
 		}
 	}()
-	prog, err = expr.Compile(code, opts...)
-	if err != nil {
+	// First the program as written: its type errors, its result type and the static checks
+	// speak of the author's code. Then the program that runs: the same, with the meter
+	// inserted (meter calls return any, so the second compile checks types less).
+	static := &staticChecks{}
+	checkOpts := append(slices.Clip(opts), expr.Patch(static))
+	switch stage {
+	case StageFilter:
+		checkOpts = append(checkOpts, expr.AsBool())
+	case StageCheck:
+		checkOpts = append(checkOpts, expr.AsKind(reflect.String))
+	}
+	if _, err = expr.Compile(code, checkOpts...); err != nil {
 		var fe *file.Error
 		if errors.As(err, &fe) {
 			return nil, &CompileError{Stage: stage, Line: fe.Line, Column: fe.Column + 1, Message: fe.Message}
 		}
 		return nil, &CompileError{Stage: stage, Message: err.Error()}
+	}
+	if ce := static.result(stage, code); ce != nil {
+		return nil, ce
+	}
+	prog, err = expr.Compile(code, append(opts, meterFunc, expr.Patch(meterPatch{}))...)
+	if err != nil {
+		return nil, &CompileError{Stage: stage, Message: fmt.Sprintf("cannot be bounded: %v", err)}
 	}
 	return prog, nil
 }

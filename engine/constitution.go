@@ -503,8 +503,9 @@ func (e *Engine) permissions(p map[string]any) ([]models.RolePermission, error) 
 }
 
 // carryOutElection carries out the winning candidate of an election as its own action
-// (checked again like any action carried out); the election is carried out when it is.
-func (t *txn) carryOutElection(a *models.Action, payload map[string]any) {
+// (checked again like any action carried out); the election is carried out when it is. A
+// database error is returned, never taken for "no winner".
+func (t *txn) carryOutElection(a *models.Action, payload map[string]any) error {
 	winner, _ := payload["candidate"].(string)
 	var cand map[string]any
 	for _, c := range candidateList(a.Params) {
@@ -514,8 +515,7 @@ func (t *txn) carryOutElection(a *models.Action, payload map[string]any) {
 		}
 	}
 	if cand == nil {
-		t.notCarriedOut(a, fmt.Errorf("the election has no winner to carry out (%q)", winner))
-		return
+		return t.notCarriedOut(a, models.Invalid("candidates", fmt.Sprintf("the election has no winner to carry out (%q)", winner)))
 	}
 	name, _ := cand["type"].(string)
 	raw, _ := cand["params"].(map[string]any)
@@ -525,27 +525,26 @@ func (t *txn) carryOutElection(a *models.Action, payload map[string]any) {
 		params, err = typ.normalize(raw)
 	}
 	if err != nil {
-		t.notCarriedOut(a, err)
-		return
+		return t.notCarriedOut(a, err)
 	}
 	child := &models.Action{CommunityID: a.CommunityID, Type: typ.Name, Kind: typ.Kind(), Platform: typ.Platform,
 		InitiatorID: a.InitiatorID, Params: params, Origin: a.Origin, ExternalRefs: map[string]string{},
 		Status: models.StatusPending, BundleID: &a.ID, Note: fmt.Sprintf("won the election %q", str(a.Params, "title"))}
 	if err := t.newAction(child); err != nil {
-		t.notCarriedOut(a, err)
-		return
+		return fmt.Errorf("election winner %q: %w", winner, err)
 	}
 	t.event("election.won", nil, a, nil, map[string]any{"winner": winner, "action_id": child.ID})
-	t.carryOut(child, nil)
+	if err := t.carryOut(child, nil); err != nil {
+		return err
+	}
 	if err := t.saveAction(child); err != nil {
-		t.notCarriedOut(a, err)
-		return
+		return fmt.Errorf("election winner %q: %w", winner, err)
 	}
 	if child.Status == models.StatusNotCarriedOut {
-		t.notCarriedOut(a, fmt.Errorf("the winner “%s”: %s", winner, child.Note))
-		return
+		return t.notCarriedOut(a, models.Invalid("candidates", fmt.Sprintf("the winner “%s”: %s", winner, child.Note)))
 	}
 	a.Status = models.StatusExecuted
+	return nil
 }
 
 // applyConstitution carries out a passed constitution action, whose normalised parameters p

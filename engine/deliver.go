@@ -151,7 +151,7 @@ func (e *Engine) executionFailed(ctx context.Context, actionID int64, ef models.
 		if err != nil || a.Status != models.StatusPassed {
 			return false, err
 		}
-		t.notCarriedOut(a, fmt.Errorf("%s refused it: %w", PlatformLabel(a.Platform), cause))
+		t.recordNotCarriedOut(a, fmt.Errorf("%s refused it: %w", PlatformLabel(a.Platform), cause))
 		if err := tx.UpdateAction(ctx, a); err != nil {
 			return false, err
 		}

@@ -370,6 +370,8 @@ type StepResult struct {
 	// A vote step's voter and ballot, for pages to name them.
 	Voter int64 `json:"voter,omitempty"`
 	Value any   `json:"value,omitempty"`
+	// ErrorKind classifies Error (ErrorKindBudget, ErrorKindRuntime…).
+	ErrorKind string `json:"error_kind,omitempty"`
 }
 
 // TryIt runs a draft on an imagined action, step by step, at the given times, with the
@@ -420,7 +422,7 @@ func (e *Engine) TryIt(ctx context.Context, communityID int64, d Draft, in TryIn
 	governs, err := e.draftFilter(dr, a, tr.start, view, init)
 	fs := StepResult{Step: StageFilter, Outcome: "governs"}
 	if err != nil {
-		fs.Outcome, fs.Error = "", err.Error()
+		fs.Outcome, fs.Error, fs.ErrorKind = "", err.Error(), ErrorKind(err)
 	} else if !governs {
 		fs.Outcome, fs.Note = "does not govern", "the filter is false: another policy (the base policy at the latest) would govern this action"
 	}
@@ -462,7 +464,7 @@ func (tr *trial) record(r *replay, at time.Time, stage int, step string, out any
 	s := StepResult{At: at.Sub(tr.start), Stage: stage, Step: step, Effects: intents}
 	s.Outcome, _ = out.(string)
 	if err != nil {
-		s.Error = err.Error()
+		s.Error, s.ErrorKind = err.Error(), ErrorKind(err)
 	}
 	if len(r.p.Data) > 0 {
 		s.Data = r.p.Data
@@ -525,7 +527,7 @@ func (tr *trial) stage(r *replay, stage int, at time.Time) (string, *time.Time) 
 		s := StepResult{At: when.Sub(tr.start), Stage: stage, Step: "vote", Note: fmt.Sprintf("member %d votes %v", v.Member, v.Value),
 			Voter: v.Member, Value: v.Value}
 		if err := r.vote(int(v.Member), v.Value); err != nil {
-			s.Error = err.Error()
+			s.Error, s.ErrorKind = err.Error(), ErrorKind(err)
 			tr.steps = append(tr.steps, s)
 			continue
 		}

@@ -28,6 +28,12 @@ type Engine struct {
 	access  *accessCache
 	members *memberCache
 	commits []*groupCommit
+	// retries spaces out re-evaluations of proposals whose policy went over budget.
+	retries *retryTimes
+	// slow marks communities whose policies are too slow to share a transaction.
+	slow *slowCommunities
+	// shares divides each check pass's evaluation time among communities.
+	shares *passShares
 	// onDecided is told about proposals that were just decided (the runtime delivers their
 	// effects at once instead of waiting for its next poll).
 	onDecided func()
@@ -53,6 +59,9 @@ func New(store *models.Store, opts Options) (*Engine, error) {
 		access:         newAccessCache(),
 		members:        newMemberCache(),
 		commits:        groupCommits(store.Dialect()),
+		retries:        newRetryTimes(),
+		slow:           newSlowCommunities(),
+		shares:         newPassShares(),
 		onDecided:      func() {},
 	}
 	if e.log == nil {

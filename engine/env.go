@@ -83,7 +83,20 @@ type Env struct {
 	// GrantRole / RevokeRole change a member's roles when the decision is stored.
 	GrantRole  func(who any, role string) bool `expr:"grant_role"`
 	RevokeRole func(who any, role string) bool `expr:"revoke_role"`
+
+	// Text functions that can build much more than they are given, charged to the run's
+	// budget before they build (they replace expr's builtins of the same names).
+	Repeat     func(s string, n int) string           `expr:"repeat"`
+	Join       func(list any, glue ...string) string  `expr:"join"`
+	Replace    func(s, old, repl string) string       `expr:"replace"`
+	Split      func(s, sep string, n ...int) []string `expr:"split"`
+	SplitAfter func(s, sep string, n ...int) []string `expr:"splitAfter"`
+
+	meter *meter // this run's budget, charged by the calls the compiler inserts
 }
+
+// budgetedBuiltins are expr's builtins that Env replaces with charged versions.
+var budgetedBuiltins = []string{"repeat", "join", "replace", "split", "splitAfter"}
 
 // ActionInfo is the action under governance.
 type ActionInfo struct {

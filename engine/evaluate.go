@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
 	"policykit/models"
@@ -35,10 +37,6 @@ const (
 	IntentRevokeRole = "revoke_role"
 )
 
-// maxRunTime is the time budget of one stage run. expr cannot be interrupted, so the memory
-// budget and MaxNodes bound the work; a run that still takes longer is refused as an error.
-const maxRunTime = 250 * time.Millisecond
-
 // evaluation is the state of evaluating one proposal: its inputs (fixed for the run) and the
 // intents and data changes the stages produce.
 type evaluation struct {
@@ -57,6 +55,14 @@ type evaluation struct {
 	dataDirty bool
 	ballotNew bool
 	reads     communityReads
+	meter     *meter         // the running stage's budget
+	spent     meter          // what the last stage run used
+	inTx      *time.Duration // the request's evaluation (CPU) time, in a shared transaction
+	inTxSteps *int64         // and the steps it counted
+	byMember  map[int]any    // votes by member, made when first needed
+	dataSizes map[string]int // stored size of each key of data, once set() is called
+	dataTotal int
+	recorded  int // bytes of intents recorded
 }
 
 // communityReads are the member and role lists an evaluation read. They are recorded with a
@@ -159,28 +165,97 @@ func (ev *evaluation) run(stage string, prog *vm.Program) (out any, err error) {
 		}
 		return nil, nil
 	}
+	m := newMeter()
+	if ev.inTx != nil && *ev.inTx >= maxRequestEval {
+		return nil, &policyError{Stage: stage, Err: requestOverBudget()}
+	}
+	ev.meter = m
+	if cpuClock {
+		runtime.LockOSThread() // the time budgets read this thread's CPU clock
+	}
+	if ev.inTx != nil {
+		// In a transaction others may wait on: the clock starts now, and the stage may also
+		// use only what is left of the request's budget.
+		start := threadCPU()
+		m.started, m.deadline, m.requestCut = true, start+min(maxStageTime, maxRequestEval-*ev.inTx), maxRequestEval-*ev.inTx < maxStageTime
+		defer func() { *ev.inTx += threadCPU() - start }()
+	}
+	defer func() {
+		if cpuClock {
+			runtime.UnlockOSThread()
+		}
+		ev.spent, ev.meter = *m, nil
+		if ev.inTxSteps != nil {
+			*ev.inTxSteps += m.steps
+		}
+	}()
 	env := ev.env()
-	machine := vm.VM{MemoryBudget: memoryBudget}
-	start := time.Now()
+	machine := vm.VM{MemoryBudget: vmMemoryBudget}
 	out, err = machine.Run(prog, env)
 	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) && fe.Message == "memory budget exceeded" { // expr's own budget
+			fe.Message = fmt.Sprintf("the program builds too much: more than %d list elements", vmMemoryBudget)
+			fe.Prev = &budgetError{fe.Message}
+		}
 		return nil, &policyError{Stage: stage, Err: err}
 	}
-	if d := time.Since(start); d > maxRunTime {
-		return nil, &policyError{Stage: stage, Err: fmt.Errorf("took %s, more than the %s allowed", d.Round(time.Millisecond), maxRunTime)}
-	}
 	if stage == StageCheck {
-		s, _ := out.(string)
-		if s != Passed && s != Failed && s != Pending {
-			return nil, &policyError{Stage: stage, Err: fmt.Errorf("check must return PASSED, FAILED or PENDING, not %v", out)}
+		if s, _ := out.(string); s != Passed && s != Failed && s != Pending {
+			return nil, &policyError{Stage: stage, Err: fmt.Errorf("check must return PASSED, FAILED or PENDING, not %s", describe(out))}
 		}
 	}
 	return out, nil
 }
 
+// describe names a value a stage returned without printing all of it (it may be huge).
+func describe(v any) string {
+	if s, ok := v.(string); ok {
+		if len(s) > 40 {
+			s = s[:40] + "…"
+		}
+		return fmt.Sprintf("the text %q", s)
+	}
+	if v == nil {
+		return "nil"
+	}
+	return fmt.Sprintf("a value of type %T", v)
+}
+
 func (ev *evaluation) record(kind string, payload map[string]any) bool {
+	size := len(kind)
+	for k, v := range payload {
+		size += len(k)
+		switch x := v.(type) {
+		case string:
+			size += len(x)
+		case []int:
+			size += 8 * len(x)
+		}
+	}
+	if ev.recorded += size; ev.recorded > maxRecorded {
+		fail("%s: the policy recorded more than %d KiB of messages and effects for this proposal at once (the limit)", kind, maxRecorded>>10)
+	}
 	ev.intents = append(ev.intents, Intent{Kind: kind, Payload: payload, Stage: ev.stage})
 	return true
+}
+
+// dataFits refuses a set() that would make the proposal's memory larger than maxDataSize
+// (what it holds is stored with the proposal and written into its audit events).
+func (ev *evaluation) dataFits(key string, size int) {
+	if ev.dataSizes == nil {
+		ev.dataSizes = make(map[string]int, len(ev.data))
+		for k, v := range ev.data {
+			b, _ := json.Marshal(v)
+			ev.dataSizes[k] = len(k) + len(b)
+			ev.dataTotal += len(k) + len(b)
+		}
+	}
+	total := ev.dataTotal - ev.dataSizes[key] + len(key) + size
+	if total > maxDataSize {
+		fail("set(%q): the proposal's memory would hold %d KiB, more than the %d KiB allowed", key, total>>10, maxDataSize>>10)
+	}
+	ev.dataSizes[key], ev.dataTotal = len(key)+size, total
 }
 
 // effectsAllowed refuses effects in the filter stage: choosing a policy must not act.
@@ -270,10 +345,13 @@ func (ev *evaluation) env() *Env {
 		if err != nil {
 			fail("set(%q): the value cannot be stored: %v", key, err)
 		}
+		if len(b) > maxValueSize {
+			fail("set(%q): the value is larger than the %d KiB one value may take", key, maxValueSize>>10)
+		}
+		ev.dataFits(key, len(b))
 		var clean any
-		_ = json.Unmarshal(b, &clean)
-		if len(b) > 64<<10 {
-			fail("set(%q): the value is larger than 64 KiB", key)
+		if err := json.Unmarshal(b, &clean); err != nil {
+			fail("set(%q): the value cannot be stored: %v", key, err)
 		}
 		ev.data[key] = clean
 		ev.dataDirty = true
@@ -311,6 +389,13 @@ func (ev *evaluation) env() *Env {
 		return ev.startVote(kind, opts)
 	}
 	e.GrantRole = func(who any, role string) bool { return ev.roleIntent(IntentGrantRole, who, role) }
+	m := ev.meter
+	e.meter = m
+	e.Repeat = m.repeatText
+	e.Join = m.joinText
+	e.Replace = m.replaceText
+	e.Split = func(s, sep string, n ...int) []string { return m.splitText(false, s, sep, n...) }
+	e.SplitAfter = func(s, sep string, n ...int) []string { return m.splitText(true, s, sep, n...) }
 	e.RevokeRole = func(who any, role string) bool { return ev.roleIntent(IntentRevokeRole, who, role) }
 	return e
 }
@@ -327,6 +412,7 @@ func (ev *evaluation) roleIntent(kind string, who any, role string) bool {
 // number of draws made so far in this evaluation, so every draw is reproducible.
 func (ev *evaluation) sample(list any, k int) []int {
 	ids := toIDs(list)
+	ev.meter.charge(int64(len(ids)), int64(8*len(ids)))
 	sort.Ints(ids)
 	ids = dedupe(ids)
 	if k < 0 || k > len(ids) {
@@ -347,6 +433,7 @@ func (ev *evaluation) eligible() []int {
 		return ev.memberIDs()
 	}
 	left := ev.community.leftMembers()
+	ev.meter.charge(int64(len(ev.ballot.Eligible)), int64(8*len(ev.ballot.Eligible)))
 	out := make([]int, 0, len(ev.ballot.Eligible))
 	ev.reads.Left = ev.reads.Left[:0]
 	for _, id := range ev.ballot.Eligible {
@@ -360,6 +447,7 @@ func (ev *evaluation) eligible() []int {
 }
 
 // electorate resolves an optional "among" argument to a set of ids (default: eligible).
+// Its callers then read the votes: both are charged to the run's budget.
 func (ev *evaluation) electorate(among []any) map[int]bool {
 	var ids []int
 	if len(among) == 0 || among[0] == nil {
@@ -369,6 +457,7 @@ func (ev *evaluation) electorate(among []any) map[int]bool {
 			ids = append(ids, toIDs(a)...)
 		}
 	}
+	ev.meter.charge(int64(len(ids)+min(len(ids), len(ev.votes))), int64(16*len(ids)))
 	set := make(map[int]bool, len(ids))
 	for _, id := range ids {
 		set[id] = true
@@ -376,26 +465,45 @@ func (ev *evaluation) electorate(among []any) map[int]bool {
 	return set
 }
 
-// count counts the votes whose value is value, cast by members of the electorate.
-func (ev *evaluation) count(value string, among []any) int {
-	set := ev.electorate(among)
-	n := 0
-	for _, v := range ev.votes {
-		if s, ok := v.value.(string); ok && s == value && set[v.member] {
-			n++
+// votesAmong returns the votes cast by members of a set: from the set's side when it is the
+// smaller (voters(#) in a loop over members costs one look-up, not a pass over every vote).
+func (ev *evaluation) votesAmong(set map[int]bool, each func(value any)) {
+	if len(set) >= len(ev.votes) {
+		for _, v := range ev.votes {
+			if set[v.member] {
+				each(v.value)
+			}
+		}
+		return
+	}
+	if ev.byMember == nil {
+		ev.meter.charge(int64(len(ev.votes)), int64(16*len(ev.votes)))
+		ev.byMember = make(map[int]any, len(ev.votes))
+		for _, v := range ev.votes {
+			ev.byMember[v.member] = v.value
 		}
 	}
+	for id := range set {
+		if v, ok := ev.byMember[id]; ok {
+			each(v)
+		}
+	}
+}
+
+// count counts the votes whose value is value, cast by members of the electorate.
+func (ev *evaluation) count(value string, among []any) int {
+	n := 0
+	ev.votesAmong(ev.electorate(among), func(v any) {
+		if s, ok := v.(string); ok && s == value {
+			n++
+		}
+	})
 	return n
 }
 
 func (ev *evaluation) voters(among []any) int {
-	set := ev.electorate(among)
 	n := 0
-	for _, v := range ev.votes {
-		if set[v.member] {
-			n++
-		}
-	}
+	ev.votesAmong(ev.electorate(among), func(any) { n++ })
 	return n
 }
 
@@ -412,6 +520,14 @@ func (ev *evaluation) startVote(kind string, opts []map[string]any) bool {
 		if len(b.Options) < 2 {
 			fail("start_vote(%q) needs at least two options", kind)
 		}
+		if len(b.Options) > maxOptions {
+			fail("start_vote(%q) offers %d options; at most %d are allowed", kind, len(b.Options), maxOptions)
+		}
+		size := 0
+		for _, o := range b.Options {
+			size += len(o)
+		}
+		ev.recorded += size
 		if kind == BallotScore {
 			b.Max = 5
 			if m, ok := o["max"]; ok {
@@ -593,7 +709,7 @@ func (cv *communityView) memberIDs() []int {
 		ids, err := cv.cache.memberIDs(cv.ctx, cv.store, cv.community)
 		if err != nil {
 			cv.loadErr = err
-			fail("load members: %v", err)
+			panic(&storageError{fmt.Errorf("load members: %w", err)})
 		}
 		cv.members = ids
 	}
@@ -609,7 +725,7 @@ func (cv *communityView) withRole(role string) []int {
 				fail("there is no role named %q", role)
 			}
 			cv.loadErr = err
-			fail("load role %q: %v", role, err)
+			panic(&storageError{fmt.Errorf("load role %q: %w", role, err)})
 		}
 		ids = int64sToInts(raw)
 		cv.roles[role] = ids
@@ -622,7 +738,7 @@ func (cv *communityView) leftMembers() map[int]bool {
 		ids, err := cv.store.LeftMemberIDs(cv.ctx, cv.community.ID)
 		if err != nil {
 			cv.loadErr = err
-			fail("load members: %v", err)
+			panic(&storageError{fmt.Errorf("load members who left: %w", err)})
 		}
 		cv.left = make(map[int]bool, len(ids))
 		for _, id := range ids {

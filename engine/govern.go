@@ -120,7 +120,9 @@ func (t *txn) submit(typ ActionType, params map[string]any, s Submission) (*Resu
 	case execute:
 		a.Note = "carried out at once: the initiator's role has the execute permission"
 		t.event("action.permitted", nil, a, nil, map[string]any{"permission": "execute"})
-		t.carryOut(a, nil)
+		if err := t.carryOut(a, nil); err != nil {
+			return nil, err
+		}
 	case !propose:
 		a.Note = "reverted: the initiator's roles do not allow proposing this action"
 		a.Status = models.StatusFailed
@@ -159,6 +161,11 @@ type txn struct {
 	// governanceChanged is set when this work changed policies, roles or permissions: the
 	// community row (its epoch) must be read again by whoever runs next in the transaction.
 	governanceChanged bool
+	// evalTime is how long this request's policies have evaluated (maxRequestEval, CPU
+	// time); evalSteps the steps they counted (what marks a community slow: deterministic,
+	// where CPU time also counts a garbage collection that happened to run).
+	evalTime  time.Duration
+	evalSteps int64
 }
 
 // idBlocks are the id reservations of one transaction (shared by a group commit's requests).
@@ -335,6 +342,9 @@ func (t *txn) govern(a *models.Action, initiator MemberInfo) (*models.Proposal, 
 			continue
 		}
 		ok, err := t.filter(pc, a, initiator)
+		if ErrorKind(err) == ErrorKindStorage {
+			return nil, err
+		}
 		if err != nil || ok {
 			// A filter error does not hand the action to the next policy: this policy governs
 			// and its proposal shows the error until the policy is fixed.
@@ -357,8 +367,14 @@ func (t *txn) govern(a *models.Action, initiator MemberInfo) (*models.Proposal, 
 		return nil, err
 	}
 	for _, sh := range shadows {
-		if ok, err := t.filter(sh, a, initiator); err == nil && ok {
-			t.shadow(sh, a, p, initiator, nil)
+		ok, err := t.filter(sh, a, initiator)
+		if ErrorKind(err) == ErrorKindStorage {
+			return nil, err
+		}
+		if err == nil && ok {
+			if err := t.shadow(sh, a, p, initiator, nil); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return p, nil
@@ -407,7 +423,9 @@ func (t *txn) filter(pc *policyChoice, a *models.Action, initiator MemberInfo) (
 }
 
 func (t *txn) evaluation(a *models.Action, p *models.Proposal, v *models.PolicyVersion, initiator MemberInfo, vs []castVote) *evaluation {
-	return newEvaluation(t.now, a, p, v, t.view, initiator, vs)
+	ev := newEvaluation(t.now, a, p, v, t.view, initiator, vs)
+	ev.inTx, ev.inTxSteps = &t.evalTime, &t.evalSteps
+	return ev
 }
 
 // openProposal creates the proposal of a policy for an action and evaluates it for the first
@@ -431,12 +449,16 @@ func (t *txn) openProposal(a *models.Action, pc *policyChoice, initiator MemberI
 		if err == nil {
 			err = errors.New("the policy's code does not compile")
 		}
-		t.stageError(a, p, pc.version, &policyError{Stage: StageFilter, Err: err})
+		if err := t.stageError(a, p, pc.version, &policyError{Stage: StageFilter, Err: err}); err != nil {
+			return nil, err
+		}
 		return p, t.save(a, p)
 	}
 	ev := t.evaluation(a, p, pc.version, initiator, nil)
 	if _, err := ev.run(StageInitialize, pc.programs.programs[StageInitialize]); err != nil {
-		t.stageError(a, p, pc.version, err)
+		if err := t.stageError(a, p, pc.version, err); err != nil {
+			return nil, err
+		}
 		t.absorb(ev, a, p)
 		return p, t.save(a, p)
 	}
@@ -452,13 +474,17 @@ func (t *txn) check(ev *evaluation, pc *policyChoice, a *models.Action, p *model
 	before := maps.Clone(ev.data)
 	out, err := ev.run(StageCheck, pc.programs.programs[StageCheck])
 	if err != nil {
-		t.stageError(a, p, pc.version, err)
+		if err := t.stageError(a, p, pc.version, err); err != nil {
+			return err
+		}
 		t.absorb(ev, a, p)
 		return t.save(a, p)
 	}
 	if p.Error != "" {
-		p.Error, p.ErrorAt = "", nil
-		_ = t.tx.RecordPolicyError(t.ctx, pc.version.PolicyID, "", t.now)
+		p.Error, p.ErrorKind, p.ErrorAt = "", "", nil
+		if err := t.tx.RecordPolicyError(t.ctx, pc.version.PolicyID, "", t.now); err != nil {
+			return fmt.Errorf("clear the error of policy %d: %w", pc.version.PolicyID, err)
+		}
 	}
 	outcome := out.(string)
 	switch outcome {
@@ -468,7 +494,9 @@ func (t *txn) check(ev *evaluation, pc *policyChoice, a *models.Action, p *model
 			t.revert(a, p)
 			p.Notified = true
 			if _, err := ev.run(StageNotify, pc.programs.programs[StageNotify]); err != nil {
-				t.stageError(a, p, pc.version, err)
+				if err := t.stageError(a, p, pc.version, err); err != nil {
+					return err
+				}
 			} else {
 				t.event("stage", p, a, nil, map[string]any{"stage": StageNotify})
 			}
@@ -493,7 +521,10 @@ func (t *txn) decide(ev *evaluation, pc *policyChoice, a *models.Action, p *mode
 		stage = StageFail
 	}
 	if _, err := ev.run(stage, pc.programs.programs[stage]); err != nil {
-		t.stageError(a, p, pc.version, err) // stays pending: nothing is executed on a broken pass stage
+		// stays pending: nothing is executed on a broken pass stage
+		if err := t.stageError(a, p, pc.version, err); err != nil {
+			return err
+		}
 		ev.intents = nil
 		return t.save(a, p)
 	}
@@ -539,7 +570,9 @@ func (t *txn) decide(ev *evaluation, pc *policyChoice, a *models.Action, p *mode
 		a.Status = models.StatusPassed
 		a.Note = "passed; the policy's pass stage did not execute it"
 	} else {
-		t.carryOut(a, execute.Payload)
+		if err := t.carryOut(a, execute.Payload); err != nil {
+			return err
+		}
 		if a.Status == models.StatusNotCarriedOut && closing >= 0 {
 			t.effects[closing].Payload = map[string]any{"outcome": models.StatusNotCarriedOut, "reason": a.Note}
 		}
@@ -569,34 +602,33 @@ func (t *txn) nextStage(pc *policyChoice, p *models.Proposal) (*policyChoice, bo
 // transaction; platform actions become an execute effect, unless they happened on the
 // platform and were never reverted, in which case they simply stand. It is checked again
 // first (the world may have changed since it was proposed): if that fails, or applying it
-// does, the action is approved but not carried out.
-func (t *txn) carryOut(a *models.Action, payload map[string]any) {
+// does, the action is approved but not carried out. A database error is returned: nothing
+// is decided then.
+func (t *txn) carryOut(a *models.Action, payload map[string]any) error {
 	if a.Type == TypeElection {
-		t.carryOutElection(a, payload)
-		return
+		return t.carryOutElection(a, payload)
 	}
 	if a.Platform != ConstitutionPlatform && a.Origin == models.OriginPlatform && !a.Reverted {
 		a.Status = models.StatusExecuted // it already happened; it stands
-		return
+		return nil
 	}
 	p, err := t.e.checkAgain(t.ctx, t.tx, t.community, a)
 	if err != nil {
-		t.notCarriedOut(a, err)
-		return
+		return t.notCarriedOut(a, err)
 	}
 	if a.Platform == ConstitutionPlatform {
 		t.governanceChanged = true
 		if err := t.e.applyConstitution(t.ctx, t.tx, a, p, t.now); err != nil {
-			t.notCarriedOut(a, err)
-			return
+			return t.notCarriedOut(a, err)
 		}
 		a.Status = models.StatusExecuted
 		t.event("action.applied", nil, a, nil, map[string]any{"type": a.Type})
 		t.connectionEffect(a)
-		return
+		return nil
 	}
 	a.Status = models.StatusPassed // executed when the runtime delivers the effect
 	t.effect(IntentExecute, a, nil, map[string]any{"type": a.Type})
+	return nil
 }
 
 // revert undoes a platform action that already happened, once.
@@ -659,16 +691,26 @@ func (t *txn) changeRole(in Intent) error {
 }
 
 // stageError records a policy error on the proposal and the policy. The proposal stays
-// pending; a platform action is reverted while it waits.
-func (t *txn) stageError(a *models.Action, p *models.Proposal, v *models.PolicyVersion, err error) {
-	msg := err.Error()
-	if p.Error != msg {
-		t.event("stage.error", p, a, nil, map[string]any{"error": msg})
-		t.e.log.Warn("policy error", "community", t.community.Slug, "policy", v.Name, "version", v.Version, "proposal", p.ID, "err", msg)
+// pending; a platform action is reverted while it waits. A database error met while the
+// policy ran is not the policy's: it is returned, and nothing of this request is kept.
+func (t *txn) stageError(a *models.Action, p *models.Proposal, v *models.PolicyVersion, err error) error {
+	if ErrorKind(err) == ErrorKindStorage {
+		return err
 	}
-	p.Error, p.ErrorAt = msg, &t.now
-	_ = t.tx.RecordPolicyError(t.ctx, v.PolicyID, msg, t.now)
+	msg, kind := err.Error(), ErrorKind(err)
+	if p.Error == "" || p.ErrorKind != kind {
+		// A new error: recorded in the audit log, the log and on the policy once; the same
+		// kind of error again (its words may differ: a time, a position) only updates the text.
+		t.event("stage.error", p, a, nil, map[string]any{"error": msg, "kind": kind})
+		t.e.log.Warn("policy error", "community", t.community.Slug, "policy", v.Name, "version", v.Version, "proposal", p.ID, "kind", kind, "err", msg)
+		p.ErrorAt = &t.now
+		if err := t.tx.RecordPolicyError(t.ctx, v.PolicyID, msg, t.now); err != nil {
+			return fmt.Errorf("record the error of policy %d: %w", v.PolicyID, err)
+		}
+	}
+	p.Error, p.ErrorKind = msg, kind
 	t.revert(a, p)
+	return nil
 }
 
 func (t *txn) save(a *models.Action, p *models.Proposal) error {
@@ -685,14 +727,20 @@ func (t *txn) save(a *models.Action, p *models.Proposal) error {
 
 // shadow evaluates a dry-run policy beside the enforcing one and records what it would
 // decide. Its memory (a jury it drew) is kept with the shadow decision.
-func (t *txn) shadow(pc *policyChoice, a *models.Action, p *models.Proposal, initiator MemberInfo, vs []castVote) {
-	prior, _ := t.tx.ShadowDecisions(t.ctx, t.community.ID, p.ID, pc.version.PolicyID)
+func (t *txn) shadow(pc *policyChoice, a *models.Action, p *models.Proposal, initiator MemberInfo, vs []castVote) error {
+	var prior []models.ShadowDecision
+	if !t.unsaved[p] { // a new proposal has no dry-run decisions yet
+		var err error
+		if prior, err = t.tx.ShadowDecisions(t.ctx, t.community.ID, p.ID, pc.version.PolicyID); err != nil {
+			return fmt.Errorf("dry-run decisions of proposal %d: %w", p.ID, err)
+		}
+	}
 	sp := &models.Proposal{ID: p.ID, CreatedAt: p.CreatedAt, Seed: p.Seed, Data: map[string]any{}, Ballot: p.Ballot}
 	first := true
 	for _, d := range prior {
 		if d.PolicyVersionID == pc.version.ID {
 			if d.Outcome != Pending {
-				return // already decided
+				return nil // already decided
 			}
 			sp.Data, first = d.Data, false
 		}
@@ -713,6 +761,9 @@ func (t *txn) shadow(pc *policyChoice, a *models.Action, p *models.Proposal, ini
 			}
 		}
 	}
+	if ErrorKind(err) == ErrorKindStorage {
+		return err
+	}
 	if err != nil {
 		d.Error = err.Error()
 	}
@@ -723,9 +774,12 @@ func (t *txn) shadow(pc *policyChoice, a *models.Action, p *models.Proposal, ini
 	}
 	if t.unsaved[p] {
 		t.newShadows = append(t.newShadows, d) // after its proposal, in flush
-		return
+		return nil
 	}
-	_ = t.tx.SaveShadowDecision(t.ctx, d)
+	if err := t.tx.SaveShadowDecision(t.ctx, d); err != nil {
+		return fmt.Errorf("save the dry-run decision of proposal %d: %w", p.ID, err)
+	}
+	return nil
 }
 
 func memberInfo(m *models.MemberWithPermissions) MemberInfo {

@@ -204,8 +204,19 @@ func (e *Engine) checkAgain(ctx context.Context, tx *models.Store, c *models.Com
 	return p, e.preflight(ctx, tx, c, typ, p, a.Origin, false)
 }
 
-// notCarriedOut records that an approved action could not be carried out, and why.
-func (t *txn) notCarriedOut(a *models.Action, err error) {
+// notCarriedOut records that an approved action could not be carried out, and why. An
+// error that is not an answer about the action (the database failed) is returned instead:
+// then nothing is decided.
+func (t *txn) notCarriedOut(a *models.Action, err error) error {
+	if !models.IsDomainError(err) {
+		return fmt.Errorf("carry out %s: %w", a.Type, err)
+	}
+	t.recordNotCarriedOut(a, err)
+	return nil
+}
+
+// recordNotCarriedOut records the outcome whatever the error (a platform's refusal).
+func (t *txn) recordNotCarriedOut(a *models.Action, err error) {
 	a.Status = models.StatusNotCarriedOut
 	a.Note = Reason(err)
 	t.event("action.not_carried_out", nil, a, nil, map[string]any{"reason": a.Note})

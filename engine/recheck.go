@@ -2,13 +2,13 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"policykit/models"
@@ -150,7 +150,9 @@ func (t *txn) recheck(p *models.Proposal) error {
 	progs, cerr := t.e.programs.get(v)
 	pc := &policyChoice{version: v, programs: progs, filterErr: cerr}
 	if progs == nil {
-		t.stageError(a, p, v, cerr)
+		if err := t.stageError(a, p, v, cerr); err != nil {
+			return err
+		}
 		return t.save(a, p)
 	}
 	if err := t.check(t.evaluation(a, p, v, initiator, cast), pc, a, p); err != nil {
@@ -180,7 +182,9 @@ func (t *txn) recheckShadows(a *models.Action, p *models.Proposal, initiator Mem
 	}
 	for i := range vs {
 		progs, cerr := t.e.programs.get(&vs[i])
-		t.shadow(&policyChoice{version: &vs[i], programs: progs, filterErr: cerr}, a, p, initiator, cast)
+		if err := t.shadow(&policyChoice{version: &vs[i], programs: progs, filterErr: cerr}, a, p, initiator, cast); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -204,6 +208,9 @@ type PassStats struct {
 	Checked  int // proposals evaluated
 	Decided  int // proposals that passed or failed
 	Errors   int // proposals whose policy raised an error
+	// Deferred proposals were not evaluated: their policy went over budget lately and waits
+	// for its retry time (counted in Errors too).
+	Deferred int
 }
 
 // checkBatchSize is how many pending proposals one pass loads at a time.
@@ -241,6 +248,7 @@ func (e *Engine) CheckPending(ctx context.Context) (PassStats, error) {
 		}
 	})
 	var mu sync.Mutex
+	shares := e.shares.begin()
 	for range checkWorkers {
 		g.Go(func() error {
 			for r := range ranges {
@@ -252,9 +260,10 @@ func (e *Engine) CheckPending(ctx context.Context) (PassStats, error) {
 					continue // decided since the range was listed
 				}
 				var s PassStats
-				err = e.checkBatch(gctx, pb, &s)
+				err = e.checkBatch(gctx, pb, shares, &s)
 				mu.Lock()
 				stats.Checked, stats.Decided, stats.Errors = stats.Checked+s.Checked, stats.Decided+s.Decided, stats.Errors+s.Errors
+				stats.Deferred += s.Deferred
 				mu.Unlock()
 				if err != nil {
 					return err
@@ -266,11 +275,12 @@ func (e *Engine) CheckPending(ctx context.Context) (PassStats, error) {
 	if err := g.Wait(); err != nil {
 		return stats, err
 	}
+	e.shares.end(shares)
 	stats.Duration = e.Now().Sub(stats.Started)
 	return stats, nil
 }
 
-func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats *PassStats) error {
+func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, shares *passShare, stats *PassStats) error {
 	b, err := e.completeBatch(ctx, pb)
 	if err != nil {
 		return err
@@ -278,6 +288,9 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats 
 	now := e.Now()
 	changed := map[int64][]int64{} // community → proposals to write
 	for i := range b.proposals {
+		if err := ctx.Err(); err != nil {
+			return err // shutting down: a pass stops between two evaluations
+		}
 		p := &b.proposals[i]
 		stats.Checked++
 		a, v := b.actions[p.ActionID], b.versions[p.PolicyVersionID]
@@ -286,10 +299,19 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats 
 		}
 		progs, cerr := e.programs.get(v)
 		if cerr != nil {
-			if p.Error == "" {
+			if p.ErrorKind != ErrorKindCompile {
 				changed[p.CommunityID] = append(changed[p.CommunityID], p.ID)
 			}
 			stats.Errors++
+			continue
+		}
+		if e.retries.waiting(p.ID, now) {
+			stats.Errors++ // over budget lately: not evaluated again before its retry time
+			stats.Deferred++
+			continue
+		}
+		if !shares.turn(p.CommunityID, p.ID) {
+			stats.Deferred++ // its community had its share of this pass
 			continue
 		}
 		init := MemberInfo{}
@@ -299,10 +321,19 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats 
 		}
 		ev := newEvaluation(now, a, p, v, b.view(ctx, e.store, p.CommunityID), init, decodeVotes(b.votes[p.ID]))
 		out, err := ev.run(StageCheck, progs.programs[StageCheck])
+		shares.spend(p.CommunityID, ev.spent.steps)
+		if err == nil && p.ErrorKind != "" {
+			e.retries.forget(p.ID)
+		}
 		switch {
+		case ErrorKind(err) == ErrorKindStorage:
+			return err
 		case err != nil:
 			stats.Errors++
-			if p.Error != err.Error() {
+			if ErrorKind(err) == ErrorKindBudget {
+				e.retries.later(p.ID, now)
+			}
+			if p.ErrorKind != ErrorKind(err) {
 				changed[p.CommunityID] = append(changed[p.CommunityID], p.ID)
 			}
 		case out != Pending || p.Error != "" || len(ev.intents) > 0 || ev.dataDirty:
@@ -312,45 +343,64 @@ func (e *Engine) checkBatch(ctx context.Context, pb *models.PendingBatch, stats 
 	if len(changed) == 0 {
 		return nil
 	}
-	return e.withTx(ctx, func(tx *models.Store) (bool, error) {
-		effects := false
-		// Lock communities in id order, as every transaction does, so two replicas never
-		// wait on each other in a cycle.
-		cids := make([]int64, 0, len(changed))
-		for cid := range changed {
-			cids = append(cids, cid)
-		}
-		slices.Sort(cids)
-		for _, cid := range cids {
-			pids := changed[cid]
-			t, err := e.begin(ctx, tx, cid)
-			if err != nil {
-				return false, err
+	// Each community's changed proposals are re-checked and written through group commit,
+	// like votes: a slow community's re-checks run alone, a few at a time, never in a
+	// transaction that another community waits on.
+	var decided atomic.Int64
+	errs := make([]error, 0, len(changed))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for cid, ids := range changed {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.recheckChanged(ctx, cid, ids, now, &decided); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
 			}
+		}()
+	}
+	wg.Wait()
+	stats.Decided += int(decided.Load())
+	return errors.Join(errs...)
+}
+
+// recheckChanged re-checks proposals of one community under lock and writes what changed,
+// in requests that stop taking proposals once their policies have used half of
+// maxRequestEval (the rest go in the next request).
+func (e *Engine) recheckChanged(ctx context.Context, communityID int64, ids []int64, now time.Time, decided *atomic.Int64) error {
+	for len(ids) > 0 {
+		var rest []int64
+		err := e.governTx(ctx, communityID, func(t *txn) error {
 			t.now = now
-			for _, id := range pids {
-				p, ok, err := tx.TryLockProposal(ctx, id)
+			for i, id := range ids {
+				if t.evalTime >= maxRequestEval/2 {
+					rest = ids[i:]
+					return nil
+				}
+				p, ok, err := t.tx.TryLockProposal(ctx, id)
 				if err != nil {
-					return false, err
+					return err
 				}
 				if !ok {
 					continue // another replica is deciding it
 				}
 				if err := t.recheck(p); err != nil {
-					return false, err
+					return err
 				}
 				if p.Status != models.StatusPending {
-					stats.Decided++
+					decided.Add(1)
 				}
 			}
-			added, err := t.flush()
-			if err != nil {
-				return false, err
-			}
-			effects = effects || added
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return effects, nil
-	})
+		ids = rest
+	}
+	return nil
 }
 
 // batch is everything one check batch reads, loaded set-wise.

@@ -27,9 +27,13 @@ func (e *Engine) RetryAction(ctx context.Context, communityID, actionID, memberI
 			return err
 		}
 		if failed == nil {
-			t.carryOut(a, nil)
+			if err := t.carryOut(a, nil); err != nil {
+				return err
+			}
 		} else if _, err := e.checkAgain(ctx, t.tx, t.community, a); err != nil {
-			t.notCarriedOut(a, err)
+			if err := t.notCarriedOut(a, err); err != nil {
+				return err
+			}
 		} else {
 			// The platform refused it before: deliver the same execute effect again.
 			if _, err := t.tx.RetryEffect(ctx, communityID, failed.ID, t.now); err != nil {

@@ -114,6 +114,11 @@ func (ev *evaluation) election(method string, opts []map[string]any) string {
 	o := optMap(opts)
 	set := ev.electorate([]any{o["among"]})
 	opt := ev.ballot.Options
+	work := len(ev.votes) * len(opt) // a count per option per ballot; instant runoff has a round per option
+	if method == "ranking" {
+		work *= len(opt)
+	}
+	ev.meter.charge(int64(work), 0)
 	switch method {
 	case "plurality":
 		var ballots []string

@@ -423,6 +423,7 @@ type builderPreview struct {
 	Problems []problem
 	Reattach bool
 	Slots    []bField // every control's error slot, swapped out of band after an htmx edit
+	Limits   string   // what a program may do, in words (shown with the code)
 }
 
 type stageCode struct {
@@ -437,7 +438,7 @@ type problem struct{ ID, Label, Message string }
 // preview builds the views of a draft whose form is sections; oob adds every control's error
 // slot, for an htmx edit.
 func preview(d *builderDraft, sections []bSection, oob bool) builderPreview {
-	p := builderPreview{Mode: d.mode(), Reattach: d.reattach}
+	p := builderPreview{Mode: d.mode(), Reattach: d.reattach, Limits: engine.LimitsSentence}
 	fields := allFields(sections)
 	byName := make(map[string]bField, len(fields))
 	for _, fl := range fields {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -75,7 +76,48 @@ func Open(ctx context.Context, dsn string, secretKey []byte) (*Store, error) {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("reach database: %w", err)
 	}
-	return &Store{db: db, box: box}, nil
+	st := &Store{db: db, box: box}
+	if db.Dialector.Name() == DialectSQLite {
+		st.gate = &sync.Mutex{}
+		if err := registerWriteGate(db, st.gate); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// registerWriteGate makes every write of this process to a SQLite file pass the gate: a
+// statement outside a transaction holds it while it runs, a transaction (Store.Tx) from
+// BEGIN to COMMIT. SQLite has one writer at a time; left to itself, a writer that finds the
+// file locked polls with growing sleeps (busy_timeout) and can starve behind a process that
+// commits back to back. A Go mutex hands the lock over in arrival order under contention,
+// so a sign-in waits for the transactions ahead of it, not for a lucky poll.
+func registerWriteGate(db *gorm.DB, gate *sync.Mutex) error {
+	const held = "policykit:write_gate"
+	lock := func(tx *gorm.DB) {
+		if _, inTx := tx.Statement.ConnPool.(gorm.TxCommitter); !inTx {
+			gate.Lock()
+			tx.InstanceSet(held, true)
+		}
+	}
+	unlock := func(tx *gorm.DB) {
+		if v, ok := tx.InstanceGet(held); ok && v == true {
+			gate.Unlock()
+		}
+	}
+	cb := db.Callback()
+	for _, err := range []error{
+		cb.Create().Before("*").Register("policykit:gate_create", lock), cb.Create().After("*").Register("policykit:ungate_create", unlock),
+		cb.Update().Before("*").Register("policykit:gate_update", lock), cb.Update().After("*").Register("policykit:ungate_update", unlock),
+		cb.Delete().Before("*").Register("policykit:gate_delete", lock), cb.Delete().After("*").Register("policykit:ungate_delete", unlock),
+		cb.Raw().Before("*").Register("policykit:gate_raw", lock), cb.Raw().After("*").Register("policykit:ungate_raw", unlock),
+	} {
+		if err != nil {
+			return fmt.Errorf("register the write gate: %w", err)
+		}
+	}
+	return nil
 }
 
 // privateSQLiteFiles creates the SQLite database file readable by this user only (0600; it
@@ -121,6 +163,8 @@ type Store struct {
 	// savepoint, when set, is opened just before the first statement run through this
 	// Store (see WithLazySavePoint).
 	savepoint *lazySavePoint
+	// gate serialises this process's writes to SQLite (registerWriteGate); nil on PostgreSQL.
+	gate *sync.Mutex
 }
 
 // lazySavePoint is a savepoint a Store opens only if it is used.
@@ -157,8 +201,12 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 	if err := s.openSavePoint(ctx); err != nil {
 		return err
 	}
+	if _, inTx := s.db.Statement.ConnPool.(gorm.TxCommitter); s.gate != nil && !inTx {
+		s.gate.Lock()
+		defer s.gate.Unlock()
+	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, box: s.box})
+		return fn(&Store{db: tx, box: s.box, gate: s.gate})
 	})
 }
 
@@ -167,7 +215,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Store) error) error {
 // gives each request one: most requests run no statement of their own (their rows are
 // written together at the end), and then cost no round trip for a savepoint.
 func (s *Store) WithLazySavePoint(name, release string) *Store {
-	return &Store{db: s.db, box: s.box, savepoint: &lazySavePoint{name: name, release: release}}
+	return &Store{db: s.db, box: s.box, savepoint: &lazySavePoint{name: name, release: release}, gate: s.gate}
 }
 
 // SavePointTaken tells whether a Store from WithLazySavePoint has opened its savepoint.

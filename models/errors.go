@@ -18,6 +18,14 @@ var (
 	ErrThrottled    = errors.New("too many attempts")
 )
 
+// IsDomainError tells whether err is one of the kinds above (bad input, a missing or
+// conflicting record, a refusal): an answer about the request, not a failure of the
+// database, which callers must not mistake for one.
+func IsDomainError(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrConflict) ||
+		errors.Is(err, ErrForbidden) || errors.Is(err, ErrUnauthorized)
+}
+
 // ValidationError lists what is wrong with each field of an input. It wraps ErrInvalid.
 type ValidationError struct {
 	Fields map[string]string

@@ -35,6 +35,7 @@ var migrations = []migration{
 	{ID: "0011_inbox_claimants", SQL: schemaInboxClaimants},
 	{ID: "0012_heartbeats_leases", SQL: schemaHeartbeatsLeases},
 	{ID: "0013_member_merges", SQL: schemaMemberMerges},
+	{ID: "0014_proposal_error_kind", SQL: schemaProposalErrorKind},
 }
 
 // ddl fills the dialect placeholders of a migration.
@@ -508,6 +509,13 @@ ALTER TABLE inbound_deliveries ADD COLUMN body TEXT;
 ALTER TABLE inbound_deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE inbound_deliveries ADD COLUMN claimed_until {{time}};
 CREATE INDEX inbound_deliveries_unprocessed ON inbound_deliveries (claimed_until) WHERE body IS NOT NULL
+`
+
+// schemaProposalErrorKind keeps the kind of a proposal's policy error (over_budget, runtime,
+// compile) beside its text: the check loop compares kinds, so an error whose words change
+// from pass to pass is written once.
+const schemaProposalErrorKind = `
+ALTER TABLE proposals ADD COLUMN error_kind VARCHAR(32) NOT NULL DEFAULT ''
 `
 
 // schemaInstanceAdmins marks the accounts that run the instance (server-wide pages such as

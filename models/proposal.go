@@ -135,6 +135,7 @@ type Proposal struct {
 	Ballot          *Ballot        `gorm:"serializer:json"`
 	Notified        bool
 	Error           string // the latest evaluation error; the proposal stays pending while set
+	ErrorKind       string // its kind (engine.ErrorKind), compared instead of the text
 	ErrorAt         *time.Time
 	CheckedAt       *time.Time
 	DecidedAt       *time.Time
@@ -214,7 +215,7 @@ func (s *Store) ActionsByID(ctx context.Context, ids []int64) ([]Action, error) 
 func (s *Store) UpdateProposal(ctx context.Context, p *Proposal) error {
 	p.UpdatedAt = time.Now().UTC()
 	return s.q(ctx).Model(&Proposal{}).Where("id = ?", p.ID).
-		Select("status", "data", "ballot", "notified", "error", "error_at", "checked_at", "decided_at", "updated_at").
+		Select("status", "data", "ballot", "notified", "error", "error_kind", "error_at", "checked_at", "decided_at", "updated_at").
 		Updates(p).Error
 }
 
@@ -360,7 +361,7 @@ func (s *Store) LoadPendingBatch(ctx context.Context, lo, hi int64) (*PendingBat
 	// every pending proposal, and reflection-based scanning cost several times the queries.
 	b := &PendingBatch{Votes: map[int64][]Vote{}}
 	rows, err := s.q(ctx).Raw(`SELECT id, community_id, action_id, policy_id, policy_version_id, stage, status, data, seed,
-		ballot, notified, error, created_at FROM proposals WHERE status = '`+StatusPending+`' AND id > ? AND id <= ? ORDER BY id`,
+		ballot, notified, error, error_kind, created_at FROM proposals WHERE status = '`+StatusPending+`' AND id > ? AND id <= ? ORDER BY id`,
 		lo, hi).Rows()
 	if err != nil {
 		return nil, fmt.Errorf("load pending proposals: %w", err)
@@ -370,7 +371,7 @@ func (s *Store) LoadPendingBatch(ctx context.Context, lo, hi int64) (*PendingBat
 		var data string
 		var ballot *string
 		if err := rows.Scan(&p.ID, &p.CommunityID, &p.ActionID, &p.PolicyID, &p.PolicyVersionID, &p.Stage, &p.Status, &data,
-			&p.Seed, &ballot, &p.Notified, &p.Error, &p.CreatedAt); err != nil {
+			&p.Seed, &ballot, &p.Notified, &p.Error, &p.ErrorKind, &p.CreatedAt); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read proposal: %w", err)
 		}
